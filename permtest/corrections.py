@@ -1,0 +1,50 @@
+"""Multiple-comparison corrections across the claims of one config.
+
+A thin layer over ``statsmodels.stats.multitest.multipletests``: permtest adds only
+the method-name check (so a typo fails before any permutation runs) and ``none``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from statsmodels.stats.multitest import multipletests, multitest_alias
+
+from .errors import PermtestError, one_of
+
+# The methods multipletests documents; each accepts the aliases statsmodels lists.
+METHODS = (
+    "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel",
+    "fdr_bh", "fdr_by", "fdr_tsbh", "fdr_tsbky",
+)
+_CANONICAL = {"b": "bonferroni", "s": "sidak", "hs": "holm-sidak", "h": "holm", "sh": "simes-hochberg",
+              "ho": "hommel", "fdr_bh": "fdr_bh", "fdr_by": "fdr_by", "fdr_tsbh": "fdr_tsbh",
+              "fdr_tsbky": "fdr_tsbky"}
+
+
+def canonical(method: str) -> str:
+    """The documented name of a correction method, or ``"none"``; raises on others."""
+    if method in ("none", None):
+        return "none"
+    short = multitest_alias.get(str(method).lower()) if isinstance(method, str) else None
+    if short not in _CANONICAL:
+        raise PermtestError(one_of("correction", method, ("none",) + METHODS))
+    return _CANONICAL[short]
+
+
+def adjust(p_values, method: str, alpha: float) -> np.ndarray:
+    """Adjusted p-values for one family of tests (one null model's claims)."""
+    p = np.asarray(p_values, dtype=float)
+    method = canonical(method)
+    if method == "none" or p.size == 0:
+        return p.copy()
+    _, adjusted, _, _ = multipletests(p, alpha=alpha, method=method)
+    return np.minimum(adjusted, 1.0)
+
+
+def reachable(method: str, alpha: float, tests: int, smallest_p: float) -> bool:
+    """Whether one claim that beats every permutation (p = smallest_p) can be called
+    significant when the family's other claims are clearly null (p = 1). When it
+    cannot, the run has too few permutations for this correction and says so."""
+    p = np.ones(max(1, tests))
+    p[0] = smallest_p
+    return bool(adjust(p, method, alpha)[0] <= alpha)

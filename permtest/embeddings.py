@@ -1,0 +1,122 @@
+"""The embedding matrix and its vocabulary.
+
+An :class:`Embeddings` is immutable: preprocessing and null models make new arrays
+(or, mostly, sample values) and never write into it. The sha256 of its matrix bytes
+goes into every report so a reviewer can check which matrix produced a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .errors import PermtestError, close_matches
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings:
+    """A ``(V, d)`` float32 matrix, one row per vocabulary entry.
+
+    ``ranks`` (optional) holds each row's frequency rank (0 = most frequent), which
+    ``match: frequency`` needs. ``pieces`` (optional) splits a word the vocabulary
+    lacks into the entries a tokenizer would use, for ``subwords: mean | first``.
+    """
+
+    matrix: np.ndarray
+    vocab: tuple[str, ...]
+    name: str = "array"
+    ranks: np.ndarray | None = None
+    pieces: Callable[[str], list[str]] | None = field(default=None, repr=False)
+    details: dict = field(default_factory=dict, repr=False)  # where it came from, for reports
+
+    @classmethod
+    def from_array(
+        cls,
+        matrix,
+        vocab: Sequence[str],
+        name: str = "array",
+        ranks=None,
+        pieces: Callable[[str], list[str]] | None = None,
+        details: dict | None = None,
+    ) -> "Embeddings":
+        """Validate and wrap any numeric matrix. Rows with NaN/inf or zero norm are
+        rejected: cosine similarity is undefined for them."""
+        try:
+            array = np.asarray(matrix)
+        except Exception as exc:  # ragged lists and the like
+            raise PermtestError(f"{name}: the matrix is not a numeric array ({exc})") from None
+        if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < 1:
+            raise PermtestError(f"{name}: the matrix must be 2-D with at least 2 rows; got shape {array.shape}")
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise PermtestError(f"{name}: the matrix must be numeric; got dtype {array.dtype}")
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        vocab = tuple(vocab)
+        if len(vocab) != array.shape[0]:
+            raise PermtestError(
+                f"{name}: the vocabulary has {len(vocab)} entries but the matrix has {array.shape[0]} rows"
+            )
+        for row, word in enumerate(vocab):
+            if not isinstance(word, str) or not word:
+                raise PermtestError(f"{name}: vocabulary entry {row} must be a non-empty string; got {word!r}")
+        if len(set(vocab)) != len(vocab):
+            seen: dict[str, int] = {}
+            for row, word in enumerate(vocab):
+                if word in seen:
+                    raise PermtestError(f"{name}: duplicate word {word!r} in rows {seen[word]} and {row}")
+                seen[word] = row
+        check_rows(array, vocab, name)
+        if ranks is not None:
+            ranks = np.asarray(ranks)
+            if ranks.shape != (array.shape[0],) or not np.issubdtype(ranks.dtype, np.integer):
+                raise PermtestError(f"{name}: ranks must be one integer per row; got shape {ranks.shape}")
+            ranks = ranks.astype(np.int64)
+            ranks.flags.writeable = False
+        array.flags.writeable = False
+        return cls(array, vocab, name, ranks, pieces, dict(details or {}))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {word: row for row, word in enumerate(self.vocab)}
+
+    @cached_property
+    def sha256(self) -> str:
+        """sha256 of the matrix's float32 bytes (C order, native little-endian)."""
+        return hashlib.sha256(np.ascontiguousarray(self.matrix, dtype="<f4").data).hexdigest()
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """Rows scaled to unit length (float32), for neighbour searches."""
+        norms = np.linalg.norm(self.matrix, axis=1, keepdims=True)
+        unit = (self.matrix / norms).astype(np.float32)
+        unit.flags.writeable = False
+        return unit
+
+    def suggestions(self, word: str, n: int = 3) -> list[str]:
+        return close_matches(word, self.vocab, n=n)
+
+
+def check_rows(array: np.ndarray, vocab: Sequence[str], name: str) -> None:
+    """Reject NaN/inf and all-zero rows, naming the first offenders."""
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        raise PermtestError(f"{name}: {_rows_named(np.flatnonzero(~finite), vocab)} NaN or infinite values")
+    zero = ~array.any(axis=1)
+    if zero.any():
+        raise PermtestError(f"{name}: {_rows_named(np.flatnonzero(zero), vocab)} zero norm (cosine is undefined)")
+
+
+def _rows_named(rows: np.ndarray, vocab: Sequence[str]) -> str:
+    """``"row 3 ('x') has"`` or ``"5 rows have"`` followed by the first three."""
+    named = ", ".join(f"{r} ({vocab[r]!r})" for r in rows[:3].tolist())
+    if rows.size == 1:
+        return f"row {named} has"
+    more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+    return f"rows {named}{more} have"

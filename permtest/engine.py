@@ -1,0 +1,275 @@
+"""The permutation engine: validate once, then run seeded blocks of permutations.
+
+Reproducibility contract: permutation ``i`` of a test belongs to seed block
+``i // SEED_BLOCK``, whose random streams come from
+``SeedSequence(seed, spawn_key=stream + (block,))``. A block's streams are consumed
+in permutation order however the block is cut into batches, and blocks never share
+streams, so the null distribution is bit-identical for any ``n_jobs``, batch size
+or backend, and the first ``m`` permutations of a longer run equal a run of ``m``.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import inference, knn, measures, preprocess as _preprocess
+from .embeddings import Embeddings
+from .errors import PermtestError, one_of
+from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull, all_labelings
+from .parallel import BACKENDS, run_tasks
+from .pools import make_pool
+from .sampling import BlockStreams
+from .wordgroups import WordGroups, resolve
+
+SEED_BLOCK = 1000  # permutations per seed block: part of the reproducibility contract
+_BATCH_VALUES = 1 << 17  # values gathered per batch by the matrix nulls (~1 MiB of keys)
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """One claim under one null model. ``null_distribution`` is read-only."""
+
+    statistic: str
+    null: str
+    observed: float
+    null_distribution: np.ndarray = field(repr=False)
+    exceedances: int
+    permutations: int
+    p_value: float
+    p_low: float
+    p_high: float
+    z: float
+    null_mean: float
+    null_sd: float
+    alternative: str
+    exact: bool
+    seed: int
+    groups: tuple[str, ...]
+    group_sizes: tuple[int, ...]
+    n_tokens: int
+    source: str
+    source_sha256: str
+    seconds: float
+    details: dict = field(default_factory=dict, repr=False)
+
+
+def permutation_test(
+    emb: Embeddings,
+    groups,
+    statistic: str = "coherence",
+    null: str = "tokens",
+    permutations: int = 10_000,
+    seed: int = 0,
+    n_jobs: int = 1,
+    alternative: str = "greater",
+    params: dict | None = None,
+    preprocess: str = "none",
+    subwords: str = "error",
+    pool="words",
+    pool_size: int | None = None,
+    match: str = "none",
+    batch_size: int | None = None,
+    backend: str = "loky",
+    stream: tuple[int, ...] = (),
+    where: str = "",
+    progress=None,
+) -> PermutationResult:
+    """Permutation test of one claim about ``emb`` under one null model.
+
+    The p-value is ``(1 + b) / (1 + m)`` for ``m`` random permutations of which ``b``
+    are at least as extreme as the observed value (see
+    :func:`permtest.inference.monte_carlo_p`). For the ``labels`` null, when the
+    number of distinct relabellings is at most ``permutations``, all of them are
+    enumerated instead and ``p = b / m`` exactly (``exact`` is then True).
+
+    ``stream`` names an independent random stream under the same seed (configs give
+    each claim and null its own); ``where`` prefixes error messages.
+    """
+    started = time.perf_counter()
+    plan = _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params,
+                 preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where)
+    observed = float(plan.measure(plan.observed_draw)[0])
+    if plan.exact_labelings is not None:
+        null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
+        pv = inference.exact_p(observed, null_distribution, alternative)
+    else:
+        null_distribution = _run(plan, n_jobs, backend, progress)
+        pv = inference.monte_carlo_p(observed, null_distribution, alternative)
+    null_distribution = np.asarray(null_distribution, dtype=np.float64)
+    null_distribution.flags.writeable = False
+    mean, sd, z = inference.z_score(observed, null_distribution)
+    return PermutationResult(
+        statistic=statistic, null=null, observed=observed, null_distribution=null_distribution,
+        exceedances=pv.exceedances, permutations=pv.permutations, p_value=pv.p_value,
+        p_low=pv.p_low, p_high=pv.p_high, z=z, null_mean=mean, null_sd=sd, alternative=alternative,
+        exact=plan.exact_labelings is not None, seed=seed, groups=plan.groups.names,
+        group_sizes=plan.groups.sizes, n_tokens=len(plan.groups.words), source=emb.name,
+        source_sha256=emb.sha256, seconds=time.perf_counter() - started, details=plan.details,
+    )
+
+
+@dataclass
+class _Plan:
+    """Everything a worker needs; picklable (joblib memory-maps the large arrays)."""
+
+    groups: WordGroups
+    measure: measures.Measure
+    null: Null
+    observed_draw: Draw
+    permutations: int
+    seed: int
+    stream: tuple[int, ...]
+    batch_size: int
+    exact_labelings: np.ndarray | None
+    details: dict
+
+
+def _check_int(name: str, value, low: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise PermtestError(f"{where}{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params, preprocess,
+          subwords, pool, pool_size, match, batch_size, backend, stream, where) -> _Plan:
+    """Validate every argument up front, then build the per-claim data."""
+    if not isinstance(emb, Embeddings):
+        raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
+                            f"got {type(emb).__name__}")
+    permutations = _check_int("permutations", permutations, 1, where)
+    seed = _check_int("seed", seed, 0, where)
+    if batch_size is not None:
+        batch_size = _check_int("batch_size", batch_size, 1, where)
+    if pool_size is not None:
+        pool_size = _check_int("pool_size", pool_size, 2, where)
+    from .parallel import effective_jobs
+
+    effective_jobs(n_jobs)
+    if alternative not in inference.ALTERNATIVES:
+        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
+    if null not in NULLS:
+        raise PermtestError(f"{where}{one_of('null', null, NULLS)}")
+    if backend not in BACKENDS:
+        raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
+    _preprocess.check(preprocess)
+    word_groups = resolve(emb, groups, subwords, where)
+    measure = measures.make(statistic, word_groups, params, where)
+    if null == "labels" and word_groups.n_groups < 2:
+        raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
+                            f"got {word_groups.n_groups}")
+    matrix = preprocessed(emb, preprocess)
+    details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
+
+    vectors = word_groups.pool(matrix[word_groups.piece_rows].astype(np.float64)[None])
+    neighbors = None
+    if measure.reads_neighbors:
+        unit = unit_rows(emb, preprocess, matrix)
+        queries = knn.unit_rows(vectors[0])
+        neighbors = knn.nearest(unit, queries, measure.k, word_groups.rows)[None]
+    observed_draw = Draw(word_groups.labels, vectors=vectors, rows=word_groups.rows[None], neighbors=neighbors)
+
+    exact = None
+    if null == "shuffle":
+        null_model: Null = ShuffleNull(matrix, word_groups)
+    elif null == "columns":
+        null_model = ColumnsNull(matrix, word_groups)
+    elif null == "tokens":
+        pool_model = make_pool(emb, pool, pool_size, match, where=where)
+        pool_model.check_room(word_groups, where)
+        pool_neighbors = None
+        if measure.reads_neighbors:
+            pool_neighbors = knn.pool_neighbors(unit_rows(emb, preprocess, matrix), pool_model.order,
+                                                measure.k, f"{emb.sha256}:{preprocess}")
+        null_model = TokensNull(matrix, word_groups, pool_model, pool_neighbors)
+        details["pool"] = pool_model.description
+        details["pool_words"] = int(pool_model.order.size)
+    else:
+        null_model = LabelsNull(word_groups, vectors, neighbors)
+        if null_model.arrangements() <= permutations:
+            exact = all_labelings(word_groups.labels)
+    if measure.reads_neighbors and null in MATRIX_NULLS:
+        details["cost"] = ("neighbors under a matrix null searches a whole shuffled matrix per "
+                           "permutation (V x d values and a V x n product)")
+
+    if batch_size is None:
+        if measure.reads_neighbors and null in MATRIX_NULLS:
+            batch_size = 1
+        else:
+            # Values each permutation gathers: the matrix nulls' sampled slots, or the
+            # rows of the random words; small batches keep them in cache.
+            n_words, dims = len(word_groups.words), matrix.shape[1]
+            per_permutation = {"shuffle": null_model.domain().slots if null == "shuffle" else 0,
+                               "columns": null_model.domain().slots if null == "columns" else 0,
+                               "tokens": n_words * dims, "labels": n_words}[null]
+            batch_size = int(np.clip(_BATCH_VALUES // max(1, per_permutation), 1, SEED_BLOCK))
+    return _Plan(word_groups, measure, null_model, observed_draw, permutations, seed, tuple(stream),
+                 batch_size, exact, details)
+
+
+_matrices: "weakref.WeakKeyDictionary[Embeddings, dict]" = weakref.WeakKeyDictionary()
+
+
+def preprocessed(emb: Embeddings, how: str) -> np.ndarray:
+    """The preprocessed matrix, computed once per source and method."""
+    cache = _matrices.setdefault(emb, {})
+    if how not in cache:
+        cache[how] = _preprocess.apply(emb, how)
+    return cache[how]
+
+
+def unit_rows(emb: Embeddings, how: str, matrix: np.ndarray) -> np.ndarray:
+    cache = _matrices.setdefault(emb, {})
+    key = f"unit:{how}"
+    if key not in cache:
+        cache[key] = knn.unit_rows(matrix)
+    return cache[key]
+
+
+def _run(plan: _Plan, n_jobs: int, backend: str, progress) -> np.ndarray:
+    blocks = list(range(-(-plan.permutations // SEED_BLOCK)))
+    if progress:
+        progress(0, plan.permutations)
+    done = [0]
+
+    def advance(_, values):
+        done[0] += values.size
+        if progress:
+            progress(done[0], plan.permutations)
+
+    chunks = run_tasks(_BlockRunner(plan), blocks, n_jobs, backend, on_result=advance)
+    return np.concatenate(chunks)
+
+
+class _BlockRunner:
+    """Computes the null values of one seed block (a picklable callable)."""
+
+    def __init__(self, plan: _Plan):
+        self.plan = plan
+
+    def __call__(self, block: int) -> np.ndarray:
+        plan = self.plan
+        count = min(SEED_BLOCK, plan.permutations - block * SEED_BLOCK)
+        seq = np.random.SeedSequence(plan.seed, spawn_key=plan.stream + (block,))
+        streams = BlockStreams(seq, plan.null.domain())
+        out = np.empty(count, dtype=np.float64)
+        whole = plan.measure.reads_neighbors and plan.null.name in MATRIX_NULLS
+        for start in range(0, count, plan.batch_size):
+            n = min(plan.batch_size, count - start)
+            draw = _whole_matrix_draw(plan, streams, n) if whole else plan.null.draw(streams, n)
+            out[start:start + n] = plan.measure(draw)
+        return out
+
+
+def _whole_matrix_draw(plan: _Plan, streams: BlockStreams, n: int) -> Draw:
+    """Neighbour lists of the claim's words in ``n`` whole null matrices."""
+    groups, k = plan.groups, plan.measure.k
+    found = []
+    for _ in range(n):
+        shuffled = plan.null.whole_matrix(streams)
+        vectors = groups.pool(shuffled[groups.piece_rows][None].astype(np.float64))[0]
+        found.append(knn.nearest(knn.unit_rows(shuffled), knn.unit_rows(vectors), k, groups.rows))
+    return Draw(groups.labels, rows=groups.rows[None], neighbors=np.stack(found))

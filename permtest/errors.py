@@ -1,0 +1,43 @@
+"""The one exception type users see.
+
+Every problem a user can fix (a bad config key, a word missing from the vocabulary,
+an unreadable file) is raised as :class:`PermtestError` with a one-line message that
+names the thing, what was expected and what was given. The command line turns it
+into that line on stderr and exit code 2; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PermtestError(ValueError):
+    """Bad usage, config or input: the message is meant for the user."""
+
+
+def did_you_mean(given: str, choices: Iterable[str], n: int = 3) -> str:
+    """A ``"; did you mean 'x' or 'y'?"`` suffix, or ``""`` when nothing is close."""
+    matches = close_matches(given, choices, n=n)
+    if not matches:
+        return ""
+    quoted = [f"'{m}'" for m in matches]
+    if len(quoted) == 1:
+        return f"; did you mean {quoted[0]}?"
+    return f"; did you mean {', '.join(quoted[:-1])} or {quoted[-1]}?"
+
+
+def close_matches(given: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    # Prefilter by length: difflib over a 400k-word vocabulary is slow, and a
+    # useful suggestion is never much longer or shorter than the typo.
+    candidates = [c for c in choices if abs(len(c) - len(given)) <= 2]
+    return difflib.get_close_matches(given, candidates, n=n, cutoff=0.75)
+
+
+def one_of(name: str, given: object, allowed: Iterable[str]) -> str:
+    """Message for a value outside a fixed set, listing the valid ones."""
+    allowed = list(allowed)
+    hint = did_you_mean(str(given), allowed) if isinstance(given, str) else ""
+    listing = ", ".join(allowed)
+    return f"{name} must be one of {listing}; got {given!r}{hint}"

@@ -1,0 +1,74 @@
+"""Exact cosine k-nearest-neighbour search over a whole vocabulary.
+
+The ``neighbors`` statistic asks, for each word, which ``k`` vocabulary entries are
+closest. Under the ``tokens`` null the words change from one permutation to the next,
+so the neighbour lists of the whole pool are computed once (in chunks, then cached
+on disk) and a permutation becomes a table lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+_CHUNK = 512  # query rows per matrix product: bounds memory at _CHUNK x V floats
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) -> np.ndarray:
+    """Rows of the ``k`` most cosine-similar entries of ``unit`` for each query.
+
+    ``unit``: ``(V, d)`` unit rows; ``queries``: ``(q, d)`` unit vectors; ``exclude``:
+    ``(q,)`` a row to leave out per query (the word itself) or -1. Returns ``(q, k)``
+    int64, most similar first; equal similarities are ordered by row.
+    """
+    out = np.empty((queries.shape[0], k), dtype=np.int64)
+    for start in range(0, queries.shape[0], _CHUNK):
+        block = queries[start:start + _CHUNK]
+        sims = block @ unit.T
+        skip = exclude[start:start + _CHUNK]
+        has = skip >= 0
+        sims[np.flatnonzero(has), skip[has]] = -np.inf
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.lexsort((top, -top_sims), axis=1)
+        out[start:start + _CHUNK] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PERMTEST_CACHE") or Path.home() / ".cache" / "permtest")
+
+
+def pool_neighbors(unit: np.ndarray, rows: np.ndarray, k: int, matrix_id: str) -> np.ndarray:
+    """Neighbour lists of the given vocabulary rows, cached on disk under a key of
+    the matrix, the rows and k."""
+    digest = hashlib.sha256()
+    digest.update(matrix_id.encode())
+    digest.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+    digest.update(str(k).encode())
+    path = cache_dir() / "knn" / f"{digest.hexdigest()[:32]}.npy"
+    if path.exists():
+        try:
+            cached = np.load(path)
+            if cached.shape == (rows.size, k):
+                return cached
+        except (OSError, ValueError):
+            pass  # a damaged cache file is recomputed
+    result = nearest(unit, unit[rows], k, rows)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, result)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs time
+    return result

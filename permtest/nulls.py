@@ -1,0 +1,190 @@
+"""Null models: each decides *which numbers* a statistic sees, never the statistic.
+
+A null produces a :class:`Draw` for a batch of permutations: the words' vectors,
+their vocabulary rows, their group labels and (for ``neighbors``) their neighbour
+lists. None of them writes into the embedding matrix.
+
+- ``shuffle``: the teaching demo's flatten-shuffle-reshape of the whole matrix. After
+  a uniform shuffle of all V*d coordinates, the rows a statistic reads hold a uniform
+  sample *without replacement* of the matrix's values, so only those values are
+  drawn (:mod:`permtest.sampling`): the cost depends on the claim, not on V.
+- ``columns``: each dimension shuffled across tokens independently; the rows read
+  hold, per dimension, a sample without replacement of that column.
+- ``tokens``: the claim's words replaced by distinct random words from a pool, group
+  sizes kept; optionally each from its word's frequency band.
+- ``labels``: group membership permuted among the claim's own words.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pools import Pool
+from .sampling import BlockStreams, Domain, draw_distinct
+from .wordgroups import WordGroups
+
+NULLS = ("shuffle", "columns", "tokens", "labels")
+MATRIX_NULLS = ("shuffle", "columns")
+
+
+@dataclass
+class Draw:
+    """What the statistic reads for a batch of permutations (leading axis ``B``, or 1
+    where all permutations share it)."""
+
+    labels: np.ndarray  # (n,) or (B, n)
+    vectors: np.ndarray | None = None  # (B, n, d) float64
+    rows: np.ndarray | None = None  # (B, n) vocabulary rows, -1 for pooled words
+    neighbors: np.ndarray | None = None  # (B, n, k) neighbour rows
+
+    @property
+    def size(self) -> int:
+        for array in (self.vectors, self.rows, self.neighbors):
+            if array is not None and array.ndim >= 2 and array.shape[0] > 1:
+                return array.shape[0]
+        return np.atleast_2d(self.labels).shape[0]
+
+
+class Null:
+    """Base: a null model bound to one claim and one (preprocessed) matrix."""
+
+    name = ""
+    exact_enumeration = False
+
+    def domain(self) -> Domain | None:
+        """The sampling domain (sizes the spare stream), or None if not sampling."""
+        return None
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        raise NotImplementedError
+
+
+class ShuffleNull(Null):
+    """Values of the claim's rows after a flatten-shuffle-reshape of the matrix."""
+
+    name = "shuffle"
+
+    def __init__(self, matrix: np.ndarray, groups: WordGroups):
+        self.matrix = matrix
+        self.groups = groups
+        self.pieces = groups.piece_rows.size
+        self._domain = self._make_domain()
+
+    def _make_domain(self) -> Domain:
+        rows, dims = self.matrix.shape
+        return Domain.uniform(self.pieces * dims, rows * dims)
+
+    def domain(self) -> Domain:
+        return self._domain
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        keys = draw_distinct(streams, n, self._domain)
+        values = np.take(self.matrix.reshape(-1), keys).reshape(n, self.pieces, self.matrix.shape[1])
+        return Draw(self.groups.labels, vectors=self.groups.pool(values.astype(np.float64)),
+                    rows=self.groups.rows[None, :])
+
+    def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
+        """One literal flatten-shuffle-reshape (for statistics that read every row)."""
+        return streams.main.permutation(self.matrix.reshape(-1)).reshape(self.matrix.shape)
+
+
+class ColumnsNull(ShuffleNull):
+    """Values of the claim's rows after shuffling each dimension across tokens."""
+
+    name = "columns"
+
+    def _make_domain(self) -> Domain:
+        rows, dims = self.matrix.shape
+        slots = self.pieces * dims
+        # Slot (piece p, dim j) reads key u * dims + j: row u of column j, so keys are
+        # distinct exactly when each column's rows are.
+        return Domain(
+            size=np.full(slots, rows, dtype=np.int64),
+            offset=np.tile(np.arange(dims, dtype=np.int64), self.pieces),
+            stride=np.full(slots, dims, dtype=np.int64),
+        )
+
+    def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
+        return streams.main.permuted(self.matrix, axis=0)
+
+
+class TokensNull(Null):
+    """The claim's words replaced by distinct random words of the pool."""
+
+    name = "tokens"
+
+    def __init__(self, matrix: np.ndarray, groups: WordGroups, pool: Pool, neighbors: np.ndarray | None = None):
+        self.matrix = matrix
+        self.groups = groups
+        self.pool = pool
+        # neighbors: (len(pool.order), k) neighbour rows of each pool word, if needed.
+        self.pool_neighbors = neighbors
+        band = pool.band_of(groups)
+        self._domain = Domain(
+            size=pool.band_sizes[band],
+            offset=pool.band_starts[band],
+            stride=np.ones(band.size, dtype=np.int64),
+        )
+
+    def domain(self) -> Domain:
+        return self._domain
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        positions = draw_distinct(streams, n, self._domain)
+        rows = self.pool.order[positions]
+        neighbors = None if self.pool_neighbors is None else self.pool_neighbors[positions]
+        vectors = self.matrix[rows].astype(np.float64)
+        return Draw(self.groups.labels, vectors=vectors, rows=rows, neighbors=neighbors)
+
+
+class LabelsNull(Null):
+    """Group labels permuted among the claim's own words."""
+
+    name = "labels"
+
+    def __init__(self, groups: WordGroups, vectors: np.ndarray, neighbors: np.ndarray | None = None):
+        self.groups = groups
+        self.vectors = vectors  # (1, n, d) observed word vectors
+        self.neighbors = neighbors  # (1, n, k) or None
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        labels = streams.main.permuted(np.broadcast_to(self.groups.labels, (n, self.groups.labels.size)), axis=1)
+        return self.fixed(labels)
+
+    def fixed(self, labels: np.ndarray) -> Draw:
+        return Draw(labels, vectors=self.vectors, rows=self.groups.rows[None, :], neighbors=self.neighbors)
+
+    def arrangements(self) -> int:
+        """Number of distinct labellings: n! / prod(n_g!)."""
+        count = math.factorial(self.groups.labels.size)
+        for size in self.groups.sizes:
+            count //= math.factorial(size)
+        return count
+
+
+def all_labelings(labels: np.ndarray) -> np.ndarray:
+    """Every distinct rearrangement of ``labels`` (a multiset permutation), the
+    original first. Shape ``(n! / prod(n_g!), n)``."""
+    labels = np.asarray(labels)
+    n = labels.size
+    groups, sizes = np.unique(labels, return_counts=True)
+
+    def place(slots: tuple[int, ...], g: int, current: np.ndarray):
+        if g == len(groups) - 1:
+            current[list(slots)] = groups[g]
+            yield current.copy()
+            return
+        for chosen in itertools.combinations(slots, sizes[g]):
+            current[list(chosen)] = groups[g]
+            rest = tuple(s for s in slots if s not in set(chosen))
+            yield from place(rest, g + 1, current)
+
+    out = np.array(list(place(tuple(range(n)), 0, np.empty(n, dtype=labels.dtype))))
+    # Put the observed labelling first, so the observed value leads the null.
+    first = np.flatnonzero((out == labels).all(axis=1))[0]
+    out[[0, first]] = out[[first, 0]]
+    return out

@@ -1,0 +1,93 @@
+"""The words a ``tokens`` null may draw.
+
+``pool: words`` (the default) keeps whole alphabetic words: every character a
+letter, at least two of them, so no ``##`` pieces, punctuation, digits, special
+tokens or single letters. ``pool: all`` keeps every row; a list keeps those words.
+``pool_size: N`` keeps the N most frequent (the first N rows when the source has no
+ranks). ``match: frequency`` splits the pool into equal-count frequency bands and
+draws each replacement from its word's band, for claims whose words are all common
+(or all rare): random words of another frequency make a lenient null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embeddings import Embeddings
+from .errors import PermtestError, one_of
+from .wordgroups import WordGroups
+
+POOLS = ("words", "all")
+MATCHES = ("none", "frequency")
+DEFAULT_BANDS = 10
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Pool rows ordered band by band (one band unless ``match: frequency``)."""
+
+    order: np.ndarray  # vocabulary rows, band by band
+    band_starts: np.ndarray  # first position of each band in ``order``
+    band_sizes: np.ndarray
+    band_edges: np.ndarray  # lowest rank of each band (frequency bands only)
+    ranks: np.ndarray | None  # rank of every vocabulary row, when banded
+    description: str
+
+    def band_of(self, groups: WordGroups) -> np.ndarray:
+        """Band of each word of a claim (0 when there are no bands); a word outside
+        the pool goes to the band its rank falls in."""
+        if self.ranks is None:
+            return np.zeros(len(groups.words), dtype=np.int64)
+        word_ranks = np.array([self.ranks[p[0]] for p in groups.pieces])
+        band = np.searchsorted(self.band_edges, word_ranks, side="right") - 1
+        return np.clip(band, 0, self.band_sizes.size - 1)
+
+    def check_room(self, groups: WordGroups, where: str) -> None:
+        """Each band must hold at least as many words as the claim draws from it."""
+        needed = np.bincount(self.band_of(groups), minlength=self.band_sizes.size)
+        short = np.flatnonzero(needed > self.band_sizes)
+        if short.size:
+            b = int(short[0])
+            raise PermtestError(
+                f"{where}the tokens pool ({self.description}) has {int(self.band_sizes[b])} words"
+                f"{' in frequency band ' + str(b) if self.band_sizes.size > 1 else ''} but the claim needs {int(needed[b])}"
+            )
+
+
+def is_whole_word(token: str) -> bool:
+    return len(token) >= 2 and token.isalpha()
+
+
+def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", bands: int = DEFAULT_BANDS,
+              where: str = "") -> Pool:
+    if match not in MATCHES:
+        raise PermtestError(f"{where}{one_of('match', match, MATCHES)}")
+    if isinstance(pool, str):
+        if pool not in POOLS:
+            raise PermtestError(f"{where}{one_of('pool', pool, POOLS + ('a list of words',))}")
+        keep = (np.fromiter((is_whole_word(t) for t in emb.vocab), dtype=bool, count=len(emb.vocab))
+                if pool == "words" else np.ones(len(emb.vocab), dtype=bool))
+        rows = np.flatnonzero(keep)
+        description = f"pool {pool} of {emb.name}"
+    else:
+        missing = [w for w in pool if w not in emb.index]
+        if missing:
+            raise PermtestError(f"{where}pool words not in the vocabulary of {emb.name}: {missing[:5]}")
+        rows = np.unique(np.array([emb.index[w] for w in pool], dtype=np.int64))
+        description = f"a {rows.size}-word pool"
+    if emb.ranks is not None:
+        rows = rows[np.argsort(emb.ranks[rows], kind="stable")]
+    if pool_size is not None:
+        rows = rows[:pool_size]
+        description += f", top {pool_size}"
+    if match == "frequency":
+        if emb.ranks is None:
+            raise PermtestError(f"{where}match: frequency needs a source with frequency ranks; {emb.name} has none")
+        count = min(bands, rows.size)
+        cuts = np.linspace(0, rows.size, count + 1).round().astype(np.int64)
+        return Pool(rows, cuts[:-1], np.diff(cuts), emb.ranks[rows[cuts[:-1]]], emb.ranks,
+                    description + f", {count} frequency bands")
+    return Pool(rows, np.zeros(1, dtype=np.int64), np.array([rows.size]), np.zeros(1, dtype=np.int64), None,
+                description)

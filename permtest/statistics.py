@@ -1,0 +1,117 @@
+"""Cluster statistics: pure functions, vectorised over a leading permutation axis.
+
+Each function takes what a null model produced for a batch of ``B`` permutations
+and returns ``B`` values. No I/O, no randomness. Group membership comes as
+``labels``: one group index per word, shape ``(n,)`` (the same for every
+permutation) or ``(B, n)`` (the ``labels`` null permutes it).
+
+All similarities are cosines, computed in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def cosines(vectors: np.ndarray) -> np.ndarray:
+    """``(B, n, d)`` vectors -> ``(B, n, n)`` cosine similarities (float64).
+
+    A zero vector (possible only in degenerate null draws) has cosine 0 with
+    everything rather than NaN, so it never counts as an extreme value.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.sqrt(np.einsum("bnd,bnd->bn", vectors, vectors))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    gram = np.matmul(vectors, vectors.transpose(0, 2, 1))
+    gram *= inverse[:, :, None]
+    gram *= inverse[:, None, :]
+    return gram
+
+
+def one_hot(labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(n,)`` or ``(B, n)`` labels -> ``(1 or B, n, n_groups)`` float64 indicators."""
+    labels = np.atleast_2d(labels)
+    return (labels[:, :, None] == np.arange(n_groups)).astype(np.float64)
+
+
+def _within(cos: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: sum of cosines over ordered pairs of distinct members, the number
+    of such pairs, and the group sizes. Shapes ``(B, g)``."""
+    block = np.matmul(np.matmul(member.transpose(0, 2, 1), cos), member)  # (B, g, g)
+    diagonal = np.einsum("bnn,bng->bg", cos, member)  # each member with itself
+    sums = np.einsum("bgg->bg", block) - diagonal
+    sizes = member.sum(axis=1)
+    return sums, sizes * (sizes - 1), sizes
+
+
+def coherence(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean pairwise cosine within each group, averaged over groups (each group
+    weighs the same, whatever its size). Needs every group to have 2+ words."""
+    sums, pairs, _ = _within(cos, one_hot(labels, n_groups))
+    return (sums / pairs).mean(axis=1)
+
+
+def separation(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean cosine over within-group pairs minus mean cosine over between-group
+    pairs, both pooled over all pairs (so larger groups contribute more pairs)."""
+    sums, pairs, sizes = _within(cos, one_hot(labels, n_groups))
+    n = cos.shape[-1]
+    total = cos.sum(axis=(1, 2)) - np.einsum("bnn->b", cos)
+    within_sum, within_pairs = sums.sum(axis=1), pairs.sum(axis=1)
+    between_pairs = n * (n - 1) - within_pairs
+    return within_sum / within_pairs - (total - within_sum) / between_pairs
+
+
+def silhouette(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean silhouette coefficient (Rousseeuw 1987) with cosine distance 1 - cos,
+    clipped to [0, 2] with a zero diagonal as ``sklearn.metrics.pairwise`` does.
+    A word alone in its group scores 0, as in ``sklearn.metrics.silhouette_samples``."""
+    member = one_hot(labels, n_groups)
+    n = cos.shape[-1]
+    distance = np.clip(1.0 - cos, 0.0, 2.0)
+    distance[:, np.arange(n), np.arange(n)] = 0.0
+    to_group = np.matmul(distance, member)  # (B, n, g): summed distance to each group
+    sizes = member.sum(axis=1)[:, None, :]  # (B, 1, g)
+    own = member.astype(bool)
+    own_size = (member * sizes).sum(axis=2)  # (B, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = (to_group * member).sum(axis=2) / (own_size - 1)
+        other = np.where(own, np.inf, to_group / sizes)
+    b = other.min(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = (b - a) / np.maximum(a, b)
+    s = np.where((own_size > 1) & np.isfinite(s), s, 0.0)
+    return s.mean(axis=1)
+
+
+def neighbor_fraction(
+    neighbors: np.ndarray,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    n_groups: int,
+    query: int | None = None,
+    target: int | None = None,
+) -> np.ndarray:
+    """Mean fraction of each query word's ``k`` nearest vocabulary neighbours that
+    are words of its target group.
+
+    ``neighbors``: ``(B, n, k)`` vocabulary rows of each word's neighbours (the word
+    itself excluded); ``rows``: ``(B, n)`` each word's own row (-1 for a pooled word,
+    which no neighbour can equal). Query words are group ``query`` (default: every
+    word); the target group is ``target`` (default: the word's own group). A word is
+    never its own target.
+    """
+    neighbors = np.asarray(neighbors)
+    rows = np.atleast_2d(rows)
+    labels = np.atleast_2d(labels)
+    k = neighbors.shape[-1]
+    n = labels.shape[-1]
+    wanted = labels if target is None else np.full_like(labels, target)
+    member = labels[:, None, :] == wanted[:, :, None]  # (B, n_i, n_j): j in i's target group
+    member &= ~np.eye(n, dtype=bool)
+    hit = neighbors[:, :, :, None] == rows[:, None, None, :]  # (B, n_i, k, n_j)
+    counts = np.einsum("bitj,bij->bi", hit.astype(np.int32), member.astype(np.int32))
+    fraction = counts / k
+    chosen = np.ones_like(labels, dtype=bool) if query is None else labels == query
+    chosen = np.broadcast_to(chosen, fraction.shape)
+    return (fraction * chosen).sum(axis=1) / chosen.sum(axis=1)

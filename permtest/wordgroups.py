@@ -1,0 +1,135 @@
+"""A claim's word groups, resolved to rows of the embedding matrix.
+
+This is where words meet the vocabulary: every missing or split word of a claim is
+reported at once, with close matches, before any permutation runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embeddings import Embeddings
+from .errors import PermtestError, one_of
+
+SUBWORDS = ("error", "mean", "first")
+
+
+@dataclass(frozen=True)
+class WordGroups:
+    """Words of a claim, group by group, and the matrix rows behind each word.
+
+    ``pieces[i]`` lists the rows pooled into word ``i``'s vector: one row for a
+    vocabulary word, several for a word the tokenizer splits (``subwords: mean``).
+    ``rows[i]`` is the word's own row, or -1 when it has none (a pooled word).
+    """
+
+    names: tuple[str, ...]
+    words: tuple[str, ...]
+    labels: np.ndarray
+    pieces: tuple[tuple[int, ...], ...]
+    rows: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.names)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in np.bincount(self.labels, minlength=self.n_groups))
+
+    @property
+    def piece_rows(self) -> np.ndarray:
+        """All pooled rows, word by word: what a matrix null must sample."""
+        return np.fromiter((r for p in self.pieces for r in p), dtype=np.int64)
+
+    @property
+    def pooled(self) -> bool:
+        return any(len(p) > 1 for p in self.pieces)
+
+    def pool(self, piece_vectors: np.ndarray) -> np.ndarray:
+        """``(B, len(piece_rows), d)`` -> ``(B, n_words, d)``: mean over each word's pieces."""
+        if not self.pooled:
+            return piece_vectors
+        starts = np.cumsum([0] + [len(p) for p in self.pieces[:-1]])
+        sums = np.add.reduceat(piece_vectors, starts, axis=1)
+        counts = np.array([len(p) for p in self.pieces], dtype=np.float64)
+        return sums / counts[None, :, None]
+
+    def group_index(self, name: str, what: str) -> int:
+        if name not in self.names:
+            raise PermtestError(one_of(what, name, self.names))
+        return self.names.index(name)
+
+
+def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -> WordGroups:
+    """Look every word up; raise one error listing every problem of a group.
+
+    ``where`` prefixes messages, e.g. ``"claim 'colors-cohere', "``.
+    """
+    if subwords not in SUBWORDS:
+        raise PermtestError(f"{where}{one_of('subwords', subwords, SUBWORDS)}")
+    if not isinstance(groups, Mapping) or not groups:
+        raise PermtestError(f"{where}groups must be a non-empty mapping of group name to word list")
+    names, words, labels, pieces = [], [], [], []
+    seen: dict[str, str] = {}
+    for label, (name, members) in enumerate(groups.items()):
+        at = f"{where}group '{name}': "
+        if isinstance(members, str) or not isinstance(members, Sequence):
+            raise PermtestError(f"{at}must be a list of words; got {type(members).__name__}")
+        if not members:
+            raise PermtestError(f"{at}is empty")
+        missing, split = [], []
+        for word in members:
+            if not isinstance(word, str) or not word:
+                raise PermtestError(f"{at}words must be non-empty strings; got {word!r}")
+            if word in seen:
+                other = "this group" if seen[word] == name else f"group '{seen[word]}'"
+                raise PermtestError(f"{at}'{word}' appears twice (also in {other})")
+            seen[word] = name
+            found = _rows_of(emb, word, subwords)
+            if found is None:
+                missing.append(word)
+            elif isinstance(found, list):
+                split.append(f"'{word}' is not one token of {emb.name}; it splits into {found}")
+            else:
+                words.append(word)
+                labels.append(label)
+                pieces.append(found)
+        if missing or split:
+            problems = ([_missing_message(emb, missing)] if missing else []) + split
+            if split:
+                problems[-1] += " (set subwords: mean or first to pool the pieces)"
+            raise PermtestError(at + "; ".join(problems))
+        names.append(str(name))
+    rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces], dtype=np.int64)
+    return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows)
+
+
+def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | list[str] | None:
+    """The rows for ``word``; its pieces (a list) when it splits and subwords is
+    ``error``; None when the vocabulary has no way to spell it."""
+    row = emb.index.get(word)
+    if row is not None:
+        return (row,)
+    split = emb.pieces(word) if emb.pieces is not None else []
+    if len(split) > 1 and all(p in emb.index for p in split):
+        if subwords == "error":
+            return list(split)
+        rows = tuple(emb.index[p] for p in split)
+        return rows[:1] if subwords == "first" else rows
+    return None
+
+
+def _missing_message(emb: Embeddings, missing: list[str]) -> str:
+    def hint(word: str) -> str:
+        close = emb.suggestions(word)
+        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+    if len(missing) == 1:
+        tip = hint(missing[0])
+        return f"'{missing[0]}' is not in the vocabulary of {emb.name}" + (f"; {tip}" if tip else "")
+    listed = ", ".join(f"'{w}'" + (f" ({hint(w)})" if hint(w) else "") for w in missing)
+    return f"{len(missing)} words are not in the vocabulary of {emb.name}: {listed}"
