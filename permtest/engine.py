@@ -73,7 +73,7 @@ def permutation_test(
     pool_size: int | None = None,
     match: str = "none",
     batch_size: int | None = None,
-    backend: str = "loky",
+    backend: str = "threading",
     stream: tuple[int, ...] = (),
     where: str = "",
     progress=None,
@@ -215,17 +215,17 @@ _matrices: "weakref.WeakKeyDictionary[Embeddings, dict]" = weakref.WeakKeyDictio
 
 def preprocessed(emb: Embeddings, how: str) -> np.ndarray:
     """The preprocessed matrix, computed once per source and method."""
-    cache = _matrices.setdefault(emb, {})
-    if how not in cache:
-        cache[how] = _preprocess.apply(emb, how)
-    return cache[how]
+    return _derived(emb, how, lambda: _preprocess.apply(emb, how))
 
 
 def unit_rows(emb: Embeddings, how: str, matrix: np.ndarray) -> np.ndarray:
+    return _derived(emb, f"unit:{how}", lambda: knn.unit_rows(matrix))
+
+
+def _derived(emb: Embeddings, key: str, build):
     cache = _matrices.setdefault(emb, {})
-    key = f"unit:{how}"
     if key not in cache:
-        cache[key] = knn.unit_rows(matrix)
+        cache[key] = build()
     return cache[key]
 
 

@@ -82,10 +82,11 @@ class ShuffleNull(Null):
         return self._domain
 
     def draw(self, streams: BlockStreams, n: int) -> Draw:
+        from ._kernels import take
+
         keys = draw_distinct(streams, n, self._domain)
-        values = np.take(self.matrix.reshape(-1), keys).reshape(n, self.pieces, self.matrix.shape[1])
-        return Draw(self.groups.labels, vectors=self.groups.pool(values.astype(np.float64)),
-                    rows=self.groups.rows[None, :])
+        values = take(self.matrix.reshape(-1), keys).reshape(n, self.pieces, self.matrix.shape[1])
+        return Draw(self.groups.labels, vectors=self.groups.pool(values), rows=self.groups.rows[None, :])
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
         """One literal flatten-shuffle-reshape (for statistics that read every row)."""

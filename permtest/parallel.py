@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .errors import PermtestError
 
-BACKENDS = ("loky", "threading")
+# Threads are the default: the hot loops (numpy gathers, the numba kernel) release
+# the GIL and share one copy of the matrix; loky processes suit statistics that
+# hold the GIL.
+BACKENDS = ("threading", "loky")
 
 
 def effective_jobs(n_jobs: int) -> int:
@@ -23,7 +26,7 @@ def effective_jobs(n_jobs: int) -> int:
     return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)
 
 
-def run_tasks(func: Callable, tasks: Sequence, n_jobs: int, backend: str = "loky",
+def run_tasks(func: Callable, tasks: Sequence, n_jobs: int, backend: str = "threading",
               on_result: Callable | None = None) -> list:
     """``[func(t) for t in tasks]``, in parallel when ``n_jobs`` asks for it.
 

@@ -20,9 +20,9 @@ def cosines(vectors: np.ndarray) -> np.ndarray:
     everything rather than NaN, so it never counts as an extreme value.
     """
     vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.sqrt(np.einsum("bnd,bnd->bn", vectors, vectors))
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     gram = np.matmul(vectors, vectors.transpose(0, 2, 1))
+    norms = np.sqrt(np.einsum("bnn->bn", gram))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     gram *= inverse[:, :, None]
     gram *= inverse[:, None, :]
     return gram
