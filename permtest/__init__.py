@@ -9,8 +9,9 @@
 from .embeddings import Embeddings
 from .engine import PermutationResult, permutation_test
 from .errors import PermtestError
+from .runner import run_config
 from .sources import load_source
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-__all__ = ["Embeddings", "PermutationResult", "PermtestError", "load_source", "permutation_test", "__version__"]
+__all__ = ["Embeddings", "PermutationResult", "PermtestError", "load_source", "permutation_test", "run_config", "__version__"]

@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from . import __version__, statistics
+from . import statistics
+from ._version import __version__
 from .engine import permutation_test
 from .sources import load_source
 

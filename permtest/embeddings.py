@@ -24,6 +24,11 @@ class Embeddings:
     ``ranks`` (optional) holds each row's frequency rank (0 = most frequent), which
     ``match: frequency`` needs. ``pieces`` (optional) splits a word the vocabulary
     lacks into the entries a tokenizer would use, for ``subwords: mean | first``.
+    ``spellings`` (optional) lists the vocabulary entries that stand for a claim
+    word, most preferred first (a byte-level BPE vocabulary stores a whole word as
+    ``"Ġword"``); by default a word is looked up exactly as written.
+    ``whole_words`` (optional) marks the rows that ``pool: words`` may draw; by
+    default, entries of 2+ characters that are all letters.
     """
 
     matrix: np.ndarray
@@ -32,6 +37,8 @@ class Embeddings:
     ranks: np.ndarray | None = None
     pieces: Callable[[str], list[str]] | None = field(default=None, repr=False)
     details: dict = field(default_factory=dict, repr=False)  # where it came from, for reports
+    spellings: Callable[[str], Sequence[str]] | None = field(default=None, repr=False)
+    whole_words: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_array(
@@ -42,6 +49,8 @@ class Embeddings:
         ranks=None,
         pieces: Callable[[str], list[str]] | None = None,
         details: dict | None = None,
+        spellings: Callable[[str], Sequence[str]] | None = None,
+        whole_words=None,
     ) -> "Embeddings":
         """Validate and wrap any numeric matrix. Rows with NaN/inf or zero norm are
         rejected: cosine similarity is undefined for them."""
@@ -75,8 +84,12 @@ class Embeddings:
                 raise PermtestError(f"{name}: ranks must be one integer per row; got shape {ranks.shape}")
             ranks = ranks.astype(np.int64)
             ranks.flags.writeable = False
+        if whole_words is not None:
+            whole_words = np.asarray(whole_words, dtype=bool)
+            if whole_words.shape != (array.shape[0],):
+                raise PermtestError(f"{name}: whole_words must be one flag per row; got shape {whole_words.shape}")
         array.flags.writeable = False
-        return cls(array, vocab, name, ranks, pieces, dict(details or {}))
+        return cls(array, vocab, name, ranks, pieces, dict(details or {}), spellings, whole_words)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -98,6 +111,14 @@ class Embeddings:
         unit = (self.matrix / norms).astype(np.float32)
         unit.flags.writeable = False
         return unit
+
+    def row_of(self, word: str) -> int | None:
+        """The row that stands for ``word``, trying its spellings in order."""
+        for spelling in (self.spellings(word) if self.spellings else (word,)):
+            row = self.index.get(spelling)
+            if row is not None:
+                return row
+        return None
 
     def suggestions(self, word: str, n: int = 3) -> list[str]:
         return close_matches(word, self.vocab, n=n)

@@ -67,15 +67,20 @@ def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", bands
     if isinstance(pool, str):
         if pool not in POOLS:
             raise PermtestError(f"{where}{one_of('pool', pool, POOLS + ('a list of words',))}")
-        keep = (np.fromiter((is_whole_word(t) for t in emb.vocab), dtype=bool, count=len(emb.vocab))
-                if pool == "words" else np.ones(len(emb.vocab), dtype=bool))
+        if pool == "all":
+            keep = np.ones(len(emb.vocab), dtype=bool)
+        elif emb.whole_words is not None:
+            keep = emb.whole_words
+        else:
+            keep = np.fromiter((is_whole_word(t) for t in emb.vocab), dtype=bool, count=len(emb.vocab))
         rows = np.flatnonzero(keep)
         description = f"pool {pool} of {emb.name}"
     else:
-        missing = [w for w in pool if w not in emb.index]
+        found = {w: emb.row_of(w) for w in pool}
+        missing = [w for w, row in found.items() if row is None]
         if missing:
             raise PermtestError(f"{where}pool words not in the vocabulary of {emb.name}: {missing[:5]}")
-        rows = np.unique(np.array([emb.index[w] for w in pool], dtype=np.int64))
+        rows = np.unique(np.array(list(found.values()), dtype=np.int64))
         description = f"a {rows.size}-word pool"
     if emb.ranks is not None:
         rows = rows[np.argsort(emb.ranks[rows], kind="stable")]

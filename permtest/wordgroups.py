@@ -111,7 +111,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
 def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | list[str] | None:
     """The rows for ``word``; its pieces (a list) when it splits and subwords is
     ``error``; None when the vocabulary has no way to spell it."""
-    row = emb.index.get(word)
+    row = emb.row_of(word)
     if row is not None:
         return (row,)
     split = emb.pieces(word) if emb.pieces is not None else []

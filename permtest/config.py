@@ -1,0 +1,391 @@
+"""Claim files (config version 1): read with a safe loader, validated in one place.
+
+Every problem found is reported, one line each, naming the file, the claim and the
+key, before any source is loaded or any permutation runs. Command-line flags
+override the file (flag > YAML > default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from . import corrections, measures, preprocess as _preprocess
+from .errors import PermtestError, did_you_mean
+from .inference import ALTERNATIVES
+from .nulls import NULLS
+from .pools import MATCHES, POOLS
+from .wordgroups import SUBWORDS
+
+VERSION = 1
+EXPECTATIONS = ("significant", "not-significant")
+DEFAULTS = {
+    "preprocess": "none",
+    "subwords": "error",
+    "permutations": 10_000,
+    "seed": 0,
+    "alpha": 0.05,
+    "alternative": "greater",
+    "correction": "holm",
+    "nulls": ["tokens", "columns", "shuffle"],
+    "pool": "words",
+    "pool_size": None,
+    "match": "none",
+}
+TOP_KEYS = ("version", "name", "source", "claims") + tuple(DEFAULTS)
+# Keys a claim may set for itself; the others are the config's.
+CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alternative", "pool", "pool_size", "match")
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    statistic: str
+    groups: dict[str, list[str]]
+    nulls: tuple[str, ...]
+    expect: dict[str, str]  # null -> expectation; empty when the claim is not gated
+    params: dict
+    alternative: str
+    pool: object
+    pool_size: int | None
+    match: str
+
+    def expectation(self, null: str) -> str | None:
+        return self.expect.get(null)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    text: str
+    name: str
+    source: object
+    preprocess: str
+    subwords: str
+    permutations: int
+    seed: int
+    alpha: float
+    correction: str
+    claims: tuple[Claim, ...]
+    nulls: tuple[str, ...] = ()  # every null any claim uses, in first-use order
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def with_overrides(self, permutations: int | None = None, seed: int | None = None) -> "Config":
+        """Command-line flags win over the file."""
+        changes = {}
+        if permutations is not None:
+            changes["permutations"] = _positive_int("-n/--permutations", permutations, 1)
+        if seed is not None:
+            changes["seed"] = _positive_int("--seed", seed, 0)
+        return replace(self, **changes) if changes else self
+
+
+def _positive_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise PermtestError(f"{name} must be an integer >= {low}; got {value!r}")
+    return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loader that also rejects duplicate mapping keys (PyYAML keeps the last
+    silently, which would drop a group or a claim setting without a word)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> tuple[object, str]:
+    """Parse a file with the safe loader; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PermtestError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PermtestError(f"{path}: cannot read ({exc})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader), text
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = exc.problem or str(exc)
+        if "constructor for the tag" in problem:
+            tag = problem.split("tag", 1)[1].strip().strip("'")
+            problem = f"YAML tag {tag!r} is not allowed (permtest reads plain YAML only)"
+        raise PermtestError(f"{path}: {where}{problem}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PermtestError(f"{path}: {where}invalid YAML ({problem})") from None
+
+
+def load(path) -> Config:
+    """Read and validate a config file. Raises one PermtestError listing every
+    problem (one line each)."""
+    path = Path(path)
+    data, text = read_yaml(path)
+    problems = _Problems(path)
+    config = _validate(path, data, text, problems)
+    problems.raise_if_any()
+    return config
+
+
+class _Problems:
+    def __init__(self, path: Path):
+        self.path = path
+        self.lines: list[str] = []
+
+    def add(self, message: str, claim: str | None = None, key: str | None = None) -> None:
+        where = [str(self.path)]
+        if claim is not None:
+            where.append(f"claim '{claim}'")
+        if key is not None:
+            where.append(f"key '{key}'")
+        self.lines.append(": ".join(where) + f": {message}")
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise PermtestError("\n".join(self.lines))
+
+
+def _unknown(problems: _Problems, data: Mapping, allowed, claim: str | None = None) -> None:
+    for key in data:
+        if key not in allowed:
+            problems.add(f"unknown key{did_you_mean(str(key), allowed)}", claim, str(key))
+
+
+def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None:
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        problems.add(f"the file must hold a mapping of config keys; it is {kind}")
+        return None
+    _unknown(problems, data, TOP_KEYS)
+    version = data.get("version")
+    if "version" not in data:
+        problems.add(f"missing; add 'version: {VERSION}'", key="version")
+    elif version != VERSION or isinstance(version, bool):
+        problems.add(f"unsupported version {version!r}; this permtest reads version {VERSION}", key="version")
+    settings = {key: data.get(key, default) for key, default in DEFAULTS.items()}
+    _check_settings(settings, problems, None)
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
+        problems.add(f"must be a plain file-name-safe string; got {name!r}", key="name")
+    source = data.get("source")
+    if source is None:
+        problems.add("missing; e.g. 'source: minilm'", key="source")
+    else:
+        source = _resolve_source_paths(source, path.parent, problems)
+
+    claims_data = data.get("claims")
+    claims: list[Claim] = []
+    if not isinstance(claims_data, list) or not claims_data:
+        problems.add("must be a non-empty list of claims", key="claims")
+    else:
+        seen: set[str] = set()
+        for index, item in enumerate(claims_data):
+            claim = _claim(item, index, settings, problems, seen)
+            if claim is not None:
+                claims.append(claim)
+    if problems.lines:
+        return None
+    used: list[str] = []
+    for claim in claims:
+        used += [n for n in claim.nulls if n not in used]
+    return Config(path=path, text=text, name=name, source=source, preprocess=settings["preprocess"],
+                  subwords=settings["subwords"], permutations=settings["permutations"], seed=settings["seed"],
+                  alpha=float(settings["alpha"]), correction=corrections.canonical(settings["correction"]),
+                  claims=tuple(claims), nulls=tuple(used))
+
+
+def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> None:
+    """Types and ranges of the settings a config (or a claim) may set."""
+    def choice(key, allowed):
+        if key in settings and settings[key] not in allowed:
+            given = settings[key]
+            hint = did_you_mean(given, allowed) if isinstance(given, str) else ""
+            problems.add(f"must be one of {', '.join(allowed)}; got {given!r}{hint}", claim, key)
+
+    choice("preprocess", _preprocess.PREPROCESS)
+    choice("subwords", SUBWORDS)
+    choice("alternative", ALTERNATIVES)
+    choice("match", MATCHES)
+    for key, low in (("permutations", 1), ("seed", 0)):
+        if key in settings:
+            value = settings[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                problems.add(f"must be an integer >= {low}; got {value!r}", claim, key)
+    if "alpha" in settings:
+        alpha = settings["alpha"]
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+            problems.add(f"must be a number strictly between 0 and 1; got {alpha!r}", claim, "alpha")
+    if "correction" in settings:
+        try:
+            corrections.canonical(settings["correction"])
+        except PermtestError as exc:
+            problems.add(str(exc).split("correction ", 1)[-1], claim, "correction")
+    if "nulls" in settings:
+        nulls = settings["nulls"]
+        if not isinstance(nulls, list) or not nulls or not all(isinstance(n, str) for n in nulls):
+            problems.add(f"must be a non-empty list of null names ({', '.join(NULLS)}); got {nulls!r}", claim, "nulls")
+        else:
+            for n in nulls:
+                if n not in NULLS:
+                    problems.add(f"unknown null {n!r}{did_you_mean(n, NULLS)}; valid: {', '.join(NULLS)}",
+                                 claim, "nulls")
+            if len(set(nulls)) != len(nulls):
+                problems.add(f"lists a null twice: {nulls}", claim, "nulls")
+    if "pool" in settings:
+        pool = settings["pool"]
+        if isinstance(pool, str):
+            if pool not in POOLS:
+                problems.add(f"must be one of {', '.join(POOLS)} or a list of words; got {pool!r}", claim, "pool")
+        elif not isinstance(pool, list) or len(pool) < 2 or not all(isinstance(w, str) for w in pool):
+            problems.add(f"must be one of {', '.join(POOLS)} or a list of 2+ words; got {pool!r}", claim, "pool")
+    if settings.get("pool_size") is not None:
+        size = settings["pool_size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            problems.add(f"must be an integer >= 2; got {size!r}", claim, "pool_size")
+
+
+def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]) -> Claim | None:
+    label = f"#{index + 1}"
+    if not isinstance(item, Mapping):
+        problems.add(f"claim {label} must be a mapping with name, statistic and groups; got {type(item).__name__}",
+                     key="claims")
+        return None
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.add(f"claim {label} needs a 'name' (a non-empty string)", key="claims")
+        return None
+    if name in seen:
+        problems.add("two claims have this name", name, "name")
+    seen.add(name)
+    before = len(problems.lines)
+    _unknown(problems, item, CLAIM_KEYS, name)
+    own = {k: item[k] for k in ("nulls", "alternative", "pool", "pool_size", "match") if k in item}
+    _check_settings(own, problems, name)
+    merged = {**settings, **own}
+
+    statistic = item.get("statistic")
+    if statistic is None:
+        problems.add(f"missing; one of {', '.join(measures.STATISTICS)}", name, "statistic")
+    elif statistic not in measures.STATISTICS:
+        hint = did_you_mean(statistic, measures.STATISTICS) if isinstance(statistic, str) else ""
+        problems.add(f"unknown statistic {statistic!r}{hint}; valid: {', '.join(measures.STATISTICS)}",
+                     name, "statistic")
+
+    groups = item.get("groups")
+    if not isinstance(groups, Mapping) or not groups:
+        problems.add("must be a mapping of group name to a list of words", name, "groups")
+        groups = {}
+    else:
+        groups = _check_groups(groups, problems, name)
+
+    params = item.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        problems.add(f"must be a mapping; got {type(params).__name__}", name, "params")
+        params = {}
+
+    nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
+    expect = _check_expect(item.get("expect"), nulls, problems, name)
+
+    if statistic in measures.MIN_GROUPS and groups and len(groups) < measures.MIN_GROUPS[statistic]:
+        problems.add(f"statistic '{statistic}' needs at least {measures.MIN_GROUPS[statistic]} groups; "
+                     f"got {len(groups)}", name, "groups")
+    if "labels" in nulls and groups and len(groups) < 2:
+        problems.add("the labels null permutes group membership and needs 2+ groups; "
+                     f"this claim has {len(groups)}", name, "nulls")
+    if statistic == "coherence":
+        for group, words in groups.items():
+            if isinstance(words, list) and len(words) == 1:
+                problems.add(f"group '{group}' has one word; coherence needs pairs (2+ words per group)",
+                             name, "groups")
+    if len(problems.lines) > before:
+        return None
+    return Claim(name=name, statistic=statistic, groups={g: list(w) for g, w in groups.items()},
+                 nulls=tuple(nulls), expect=expect, params=dict(params), alternative=merged["alternative"],
+                 pool=merged["pool"], pool_size=merged["pool_size"], match=merged["match"])
+
+
+def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:
+    owner: dict[str, str] = {}
+    for group, words in groups.items():
+        key = f"groups.{group}"
+        if not isinstance(group, str) or not group:
+            problems.add(f"group names must be non-empty strings; got {group!r}", claim, "groups")
+            continue
+        if not isinstance(words, list):
+            problems.add(f"must be a list of words; got {type(words).__name__}", claim, key)
+            continue
+        if not words:
+            problems.add("is empty", claim, key)
+            continue
+        for word in words:
+            if not isinstance(word, str) or not word:
+                problems.add(f"words must be non-empty strings; got {word!r}", claim, key)
+            elif word in owner:
+                where = "this group" if owner[word] == group else f"group '{owner[word]}'"
+                problems.add(f"'{word}' appears twice (also in {where})", claim, key)
+            else:
+                owner[word] = group
+    return dict(groups)
+
+
+def _check_expect(expect, nulls: list[str], problems: _Problems, claim: str) -> dict[str, str]:
+    if expect is None:
+        return {}
+    if isinstance(expect, str):
+        if expect not in EXPECTATIONS:
+            problems.add(f"must be {' or '.join(EXPECTATIONS)} (or a mapping null -> that); got {expect!r}"
+                         f"{did_you_mean(expect, EXPECTATIONS)}", claim, "expect")
+            return {}
+        return {null: expect for null in nulls}
+    if not isinstance(expect, Mapping) or not expect:
+        problems.add(f"must be {' or '.join(EXPECTATIONS)} or a mapping null -> expectation; got {expect!r}",
+                     claim, "expect")
+        return {}
+    out = {}
+    for null, value in expect.items():
+        if null not in nulls:
+            problems.add(f"names null {null!r}, which this claim does not run (nulls: {', '.join(nulls)})",
+                         claim, "expect")
+        elif value not in EXPECTATIONS:
+            problems.add(f"for null '{null}' must be {' or '.join(EXPECTATIONS)}; got {value!r}", claim, "expect")
+        else:
+            out[null] = value
+    return out
+
+
+def _resolve_source_paths(source, folder: Path, problems: _Problems):
+    """Relative file paths in a source spec are relative to the config's folder."""
+    if isinstance(source, str) or not isinstance(source, Mapping):
+        return source
+    resolved = dict(source)
+    for key in ("path", "vocab"):
+        if isinstance(resolved.get(key), str) and not Path(resolved[key]).is_absolute():
+            resolved[key] = str((folder / resolved[key]).resolve())
+    model = resolved.get("model")
+    if isinstance(model, str) and not Path(model).is_absolute() and (folder / model).exists():
+        resolved["model"] = str((folder / model).resolve())
+    return resolved

