@@ -19,6 +19,7 @@ from .errors import PermtestError, did_you_mean
 from .inference import ALTERNATIVES
 from .nulls import NULLS
 from .pools import MATCHES, POOLS
+from .sources import normalize_spec
 from .wordgroups import SUBWORDS
 
 VERSION = 1
@@ -194,6 +195,10 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
         problems.add("missing; e.g. 'source: minilm'", key="source")
     else:
         source = _resolve_source_paths(source, path.parent, problems)
+        try:
+            normalize_spec(source)
+        except PermtestError as exc:
+            problems.add(str(exc), key="source")
 
     claims_data = data.get("claims")
     claims: list[Claim] = []

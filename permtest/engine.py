@@ -20,7 +20,7 @@ from . import inference, knn, measures, preprocess as _preprocess
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
 from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull, all_labelings
-from .parallel import BACKENDS, run_tasks
+from .parallel import BACKENDS, effective_jobs, run_tasks
 from .pools import make_pool
 from .sampling import BlockStreams
 from .wordgroups import WordGroups, resolve
@@ -134,33 +134,43 @@ def _check_int(name: str, value, low: int, where: str) -> int:
     return int(value)
 
 
-def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params, preprocess,
-          subwords, pool, pool_size, match, batch_size, backend, stream, where) -> _Plan:
-    """Validate every argument up front, then build the per-claim data."""
+def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
+                   match="none", where="") -> tuple[WordGroups, measures.Measure]:
+    """Check a claim against a source without running anything: its words, its
+    statistic and parameters, and whether the null applies. What ``permtest check``
+    runs; :func:`permutation_test` runs it too."""
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
-    permutations = _check_int("permutations", permutations, 1, where)
-    seed = _check_int("seed", seed, 0, where)
-    if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1, where)
-    if pool_size is not None:
-        pool_size = _check_int("pool_size", pool_size, 2, where)
-    from .parallel import effective_jobs
-
-    effective_jobs(n_jobs)
-    if alternative not in inference.ALTERNATIVES:
-        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
     if null not in NULLS:
         raise PermtestError(f"{where}{one_of('null', null, NULLS)}")
-    if backend not in BACKENDS:
-        raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
-    _preprocess.check(preprocess)
+    if pool_size is not None:
+        _check_int("pool_size", pool_size, 2, where)
     word_groups = resolve(emb, groups, subwords, where)
     measure = measures.make(statistic, word_groups, params, where)
     if null == "labels" and word_groups.n_groups < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
+    if null == "tokens":
+        make_pool(emb, pool, pool_size, match, where=where).check_room(word_groups, where)
+    return word_groups, measure
+
+
+def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params, preprocess,
+          subwords, pool, pool_size, match, batch_size, backend, stream, where) -> _Plan:
+    """Validate every argument up front, then build the per-claim data."""
+    permutations = _check_int("permutations", permutations, 1, where)
+    seed = _check_int("seed", seed, 0, where)
+    if batch_size is not None:
+        batch_size = _check_int("batch_size", batch_size, 1, where)
+    effective_jobs(n_jobs)
+    if alternative not in inference.ALTERNATIVES:
+        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
+    if backend not in BACKENDS:
+        raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
+    _preprocess.check(preprocess)
+    word_groups, measure = validate_claim(emb, groups, statistic, null, params, subwords, pool, pool_size,
+                                          match, where)
     matrix = preprocessed(emb, preprocess)
     details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
 
@@ -179,7 +189,6 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
         null_model = ColumnsNull(matrix, word_groups)
     elif null == "tokens":
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
-        pool_model.check_room(word_groups, where)
         pool_neighbors = None
         if measure.reads_neighbors:
             pool_neighbors = knn.pool_neighbors(unit_rows(emb, preprocess, matrix), pool_model.order,
@@ -194,20 +203,25 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     if measure.reads_neighbors and null in MATRIX_NULLS:
         details["cost"] = ("neighbors under a matrix null searches a whole shuffled matrix per "
                            "permutation (V x d values and a V x n product)")
-
     if batch_size is None:
-        if measure.reads_neighbors and null in MATRIX_NULLS:
-            batch_size = 1
-        else:
-            # Values each permutation gathers: the matrix nulls' sampled slots, or the
-            # rows of the random words; small batches keep them in cache.
-            n_words, dims = len(word_groups.words), matrix.shape[1]
-            per_permutation = {"shuffle": null_model.domain().slots if null == "shuffle" else 0,
-                               "columns": null_model.domain().slots if null == "columns" else 0,
-                               "tokens": n_words * dims, "labels": n_words}[null]
-            batch_size = int(np.clip(_BATCH_VALUES // max(1, per_permutation), 1, SEED_BLOCK))
+        batch_size = _default_batch(null_model, measure, word_groups, matrix.shape[1])
     return _Plan(word_groups, measure, null_model, observed_draw, permutations, seed, tuple(stream),
                  batch_size, exact, details)
+
+
+def _default_batch(null_model: Null, measure, word_groups: WordGroups, dims: int) -> int:
+    """Permutations computed at once: small enough that what a batch gathers stays
+    in cache, at most a seed block."""
+    if measure.reads_neighbors and null_model.name in MATRIX_NULLS:
+        return 1  # each permutation is a whole matrix
+    n_words = len(word_groups.words)
+    if null_model.name in MATRIX_NULLS:
+        per_permutation = null_model.domain().slots
+    elif null_model.name == "tokens":
+        per_permutation = n_words * dims
+    else:
+        per_permutation = n_words
+    return int(np.clip(_BATCH_VALUES // max(1, per_permutation), 1, SEED_BLOCK))
 
 
 _matrices: "weakref.WeakKeyDictionary[Embeddings, dict]" = weakref.WeakKeyDictionary()

@@ -18,8 +18,9 @@ class PermtestError(ValueError):
 
 
 def did_you_mean(given: str, choices: Iterable[str], n: int = 3) -> str:
-    """A ``"; did you mean 'x' or 'y'?"`` suffix, or ``""`` when nothing is close."""
-    matches = close_matches(given, choices, n=n)
+    """A ``"; did you mean 'x' or 'y'?"`` suffix for a mistyped option name, or
+    ``""`` when nothing is close."""
+    matches = close_matches(given, choices, n=n, cutoff=0.6)
     if not matches:
         return ""
     quoted = [f"'{m}'" for m in matches]
@@ -28,11 +29,14 @@ def did_you_mean(given: str, choices: Iterable[str], n: int = 3) -> str:
     return f"; did you mean {', '.join(quoted[:-1])} or {quoted[-1]}?"
 
 
-def close_matches(given: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    # Prefilter by length: difflib over a 400k-word vocabulary is slow, and a
-    # useful suggestion is never much longer or shorter than the typo.
-    candidates = [c for c in choices if abs(len(c) - len(given)) <= 2]
-    return difflib.get_close_matches(given, candidates, n=n, cutoff=0.75)
+def close_matches(given: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.75) -> list[str]:
+    """Close spellings of ``given``. Vocabulary suggestions use a high cutoff: a
+    400k-word vocabulary holds many loosely similar words."""
+    if cutoff >= 0.75:
+        # Prefilter by length: difflib over a 400k-word vocabulary is slow, and a
+        # useful suggestion is never much longer or shorter than the typo.
+        choices = [c for c in choices if abs(len(c) - len(given)) <= 2]
+    return difflib.get_close_matches(given, list(choices), n=n, cutoff=cutoff)
 
 
 def one_of(name: str, given: object, allowed: Iterable[str]) -> str:

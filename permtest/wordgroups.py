@@ -81,7 +81,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
             raise PermtestError(f"{at}must be a list of words; got {type(members).__name__}")
         if not members:
             raise PermtestError(f"{at}is empty")
-        missing, split = [], []
+        missing: list[tuple[str, list[str] | None]] = []
         for word in members:
             if not isinstance(word, str) or not word:
                 raise PermtestError(f"{at}words must be non-empty strings; got {word!r}")
@@ -90,19 +90,14 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
                 raise PermtestError(f"{at}'{word}' appears twice (also in {other})")
             seen[word] = name
             found = _rows_of(emb, word, subwords)
-            if found is None:
-                missing.append(word)
-            elif isinstance(found, list):
-                split.append(f"'{word}' is not one token of {emb.name}; it splits into {found}")
+            if found is None or isinstance(found, list):
+                missing.append((word, found))
             else:
                 words.append(word)
                 labels.append(label)
                 pieces.append(found)
-        if missing or split:
-            problems = ([_missing_message(emb, missing)] if missing else []) + split
-            if split:
-                problems[-1] += " (set subwords: mean or first to pool the pieces)"
-            raise PermtestError(at + "; ".join(problems))
+        if missing:
+            raise PermtestError(at + _missing_message(emb, missing))
         names.append(str(name))
     rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces], dtype=np.int64)
     return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows)
@@ -123,13 +118,20 @@ def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | lis
     return None
 
 
-def _missing_message(emb: Embeddings, missing: list[str]) -> str:
-    def hint(word: str) -> str:
+def _missing_message(emb: Embeddings, missing: list[tuple[str, list[str] | None]]) -> str:
+    """One sentence for every word of a group the vocabulary lacks: close matches
+    first (a typo is the likeliest cause), then the pieces a tokenizer would use."""
+    def notes(word: str, split: list[str] | None) -> list[str]:
         close = emb.suggestions(word)
-        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        out = [f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []
+        if split:
+            out.append(f"it splits into {split}")
+        return out
 
+    pooling = any(split for _, split in missing)
+    tail = "; set subwords: mean or first to pool the pieces" if pooling else ""
     if len(missing) == 1:
-        tip = hint(missing[0])
-        return f"'{missing[0]}' is not in the vocabulary of {emb.name}" + (f"; {tip}" if tip else "")
-    listed = ", ".join(f"'{w}'" + (f" ({hint(w)})" if hint(w) else "") for w in missing)
-    return f"{len(missing)} words are not in the vocabulary of {emb.name}: {listed}"
+        word, split = missing[0]
+        return "; ".join([f"'{word}' is not in the vocabulary of {emb.name}"] + notes(word, split)) + tail
+    listed = ", ".join(f"'{w}'" + (f" ({'; '.join(notes(w, p))})" if notes(w, p) else "") for w, p in missing)
+    return f"{len(missing)} words are not in the vocabulary of {emb.name}: {listed}{tail}"

@@ -1,0 +1,194 @@
+"""Command line: thin subcommands over config, runner and report.
+
+Exit codes: 0 done / all gated claims pass; 1 a gated claim failed; 2 bad usage,
+config or input (one line per problem on stderr, no traceback unless --debug);
+130 interrupted. Flags override the config file (flag > YAML > default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import PermtestError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="permtest", description="Permutation tests for interpretability claims about embeddings.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def options(sub):
+        sub.add_argument("configs", nargs="+", metavar="CONFIG", type=Path)
+        sub.add_argument("-n", "--permutations", type=int, help="permutations per claim and null")
+        sub.add_argument("--seed", type=int, help="random seed (default: the config's)")
+        sub.add_argument("-j", "--jobs", type=int, default=-1, help="parallel jobs (default -1: every core)")
+        sub.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+        sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    options(commands.add_parser("run", help="run configs and write reports"))
+    gate = commands.add_parser("gate", help="run configs; exit 1 when a claim misses its expectation")
+    options(gate)
+    gate.add_argument("--junit", type=Path, help="write a JUnit XML file")
+    check = commands.add_parser("check", help="validate configs and vocabulary; no permutations")
+    check.add_argument("configs", nargs="+", metavar="CONFIG", type=Path)
+    check.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    sources = commands.add_parser("sources", help="list the sources that work offline")
+    sources.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    bench = commands.add_parser("bench", help="engine vs the literal flatten-shuffle loop")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("-n", "--permutations", type=int, default=20_000, help="engine permutations per timing")
+    bench.add_argument("--repeats", type=int, default=3, help="literal-loop permutations to time")
+    bench.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except PermtestError as exc:
+        if args.debug:
+            raise
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted: no report was written for the run in progress", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _load_configs(paths: list[Path], args=None):
+    from . import config as _config
+
+    configs, problems = [], []
+    for path in paths:
+        try:
+            loaded = _config.load(path)
+            if args is not None:
+                loaded = loaded.with_overrides(permutations=args.permutations, seed=args.seed)
+            configs.append(loaded)
+        except PermtestError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise PermtestError("\n".join(problems))
+    names = [c.name for c in configs]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise PermtestError(f"two configs are named '{duplicated[0]}'; their reports would overwrite each other")
+    return configs
+
+
+def _run(args, gate: bool = False) -> int:
+    from . import report, runner
+    from .parallel import effective_jobs
+
+    effective_jobs(args.jobs)
+    configs = _load_configs(args.configs, args)
+    report.check_writable(args.out)
+    runs = []
+    for config in configs:
+        bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
+        run = runner.execute(config, n_jobs=args.jobs, progress=bar)
+        if bar:
+            bar.close()
+        report.write_reports(run, args.out)
+        runs.append(run)
+        if not args.quiet:
+            print(report.terminal_table(run))
+            print()
+    if gate and args.junit:
+        report.write_junit(runs, args.junit)
+    failures = [o for run in runs for o in run.failures]
+    if args.quiet or gate:
+        written = ", ".join(str(Path(args.out) / f"{r.config.name}.csv") for r in runs)
+        verdict = f"{len(failures)} gated result(s) failed" if failures else "all gated results passed"
+        print(f"{verdict}; reports: {written}" if gate else f"reports: {written}")
+    return EXIT_FAILED if gate and failures else EXIT_OK
+
+
+def _check(args) -> int:
+    from .engine import validate_claim
+    from .sources import load_source
+
+    configs = _load_configs(args.configs)
+    problems = []
+    for config in configs:
+        emb = load_source(config.source)
+        tests = 0
+        for claim in config.claims:
+            for null in claim.nulls:
+                try:
+                    validate_claim(emb, claim.groups, claim.statistic, null, params=claim.params,
+                                   subwords=config.subwords, pool=claim.pool, pool_size=claim.pool_size,
+                                   match=claim.match, where=f"{config.path}: claim '{claim.name}': ")
+                    tests += 1
+                except PermtestError as exc:
+                    problems.append(str(exc))
+                    break
+        if not problems:
+            print(f"{config.path}: ok ({len(config.claims)} claims, {tests} tests, source {emb.name} "
+                  f"{emb.shape[0]} x {emb.shape[1]})")
+    if problems:
+        raise PermtestError("\n".join(problems))
+    return EXIT_OK
+
+
+def _sources(args) -> int:
+    from .sources import sources_text
+
+    print(sources_text())
+    return EXIT_OK
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    if args.permutations < 1000 or args.repeats < 1:
+        raise PermtestError("bench needs -n >= 1000 and --repeats >= 1")
+    result = bench.run(literal_repeats=args.repeats, permutations=args.permutations)
+    print(json.dumps(result) if args.json else bench.format_table(result))
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "run": _run,
+    "gate": lambda args: _run(args, gate=True),
+    "check": _check,
+    "sources": _sources,
+    "bench": _bench,
+}
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, config: str):
+        self.config = config
+        self.last = ""
+
+    def __call__(self, claim: str, null: str, done: int, total: int) -> None:
+        width = 24
+        filled = int(width * done / max(total, 1))
+        line = f"\r{self.config}: {claim} [{null}] [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if line != self.last:
+            sys.stderr.write(line[:120].ljust(len(self.last)))
+            sys.stderr.flush()
+            self.last = line
+
+    def close(self) -> None:
+        if self.last:
+            sys.stderr.write("\r" + " " * len(self.last) + "\r")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared fixtures. Everything runs offline: embedded sources or matrices built here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import permtest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    # Caches (neighbour lists, contextual vectors) go to a fresh folder, never ~/.cache.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PERMTEST_CACHE", str(tmp_path_factory.mktemp("permtest-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    return permtest.load_source("minilm")
+
+
+@pytest.fixture(scope="session")
+def glove():
+    return permtest.load_source("glove")
+
+
+def random_embeddings(rows: int = 60, dims: int = 8, seed: int = 0, name: str = "tiny") -> permtest.Embeddings:
+    """A small random matrix whose vocabulary is w0, w1, ... (all whole words: 'wa'...)."""
+    rng = np.random.default_rng(seed)
+    vocab = [_word(i) for i in range(rows)]
+    return permtest.Embeddings.from_array(rng.normal(size=(rows, dims)), vocab, name=name,
+                                          ranks=np.arange(rows))
+
+
+def _word(i: int) -> str:
+    # Alphabetic names (aa, ab, ...) so that the default 'words' pool keeps them.
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return letters[i // 26 % 26] + letters[i % 26] + ("" if i < 676 else letters[i // 676 % 26])
+
+
+@pytest.fixture
+def tiny():
+    return random_embeddings()

@@ -1,0 +1,150 @@
+"""Config version 1: what loads, and a test for every message a bad file gets."""
+
+import textwrap
+
+import pytest
+
+from permtest import config
+from permtest.errors import PermtestError
+
+GOOD = """\
+version: 1
+source: glove
+claims:
+  - name: colors
+    statistic: coherence
+    groups:
+      colors: [red, green, blue]
+"""
+
+
+def write(tmp_path, text, name="claims.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_defaults_and_shorthand(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD))
+    assert cfg.name == "claims" and cfg.source == "glove" and cfg.permutations == 10_000
+    assert cfg.alpha == 0.05 and cfg.correction == "holm" and cfg.seed == 0
+    claim = cfg.claims[0]
+    assert claim.nulls == ("tokens", "columns", "shuffle") and claim.expect == {} and claim.alternative == "greater"
+    assert len(cfg.sha256) == 64
+
+
+def test_overrides_and_expectations(tmp_path):
+    text = GOOD.replace("version: 1", "version: 1\nname: mine\nnulls: [tokens, shuffle]\ncorrection: bonf") + \
+        "    expect: {shuffle: significant}\n    nulls: [shuffle]\n"
+    cfg = config.load(write(tmp_path, text)).with_overrides(permutations=99, seed=7)
+    assert cfg.name == "mine" and cfg.permutations == 99 and cfg.seed == 7 and cfg.correction == "bonferroni"
+    assert cfg.claims[0].nulls == ("shuffle",) and cfg.claims[0].expect == {"shuffle": "significant"}
+    assert cfg.nulls == ("shuffle",)
+    every = config.load(write(tmp_path, GOOD + "    expect: not-significant\n"))
+    assert every.claims[0].expect == {n: "not-significant" for n in ("tokens", "columns", "shuffle")}
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    text = GOOD.replace("source: glove", "source: {kind: file, path: vectors.txt}")
+    cfg = config.load(write(tmp_path / "sub", text))
+    assert cfg.source["path"] == str((tmp_path / "sub" / "vectors.txt").resolve())
+
+
+def test_overrides_are_validated(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD))
+    with pytest.raises(PermtestError, match=r"-n/--permutations must be an integer >= 1; got 0"):
+        cfg.with_overrides(permutations=0)
+    with pytest.raises(PermtestError, match=r"--seed must be an integer >= 0; got -3"):
+        cfg.with_overrides(seed=-3)
+
+
+BAD = [
+    ("version: 1\nsource: glove\nclaims:\n  - name: a\n   statistic: x\n", r"claims.yaml: line 5, column \d+: invalid YAML"),
+    ("- just\n- a list\n", r"claims.yaml: the file must hold a mapping of config keys; it is a list"),
+    ("", r"claims.yaml: the file must hold a mapping of config keys; it is empty"),
+    ("!!python/object/apply:os.system ['echo hi']\n",
+     r"claims.yaml: line 1: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),
+    (GOOD.replace("version: 1\n", ""), r"claims.yaml: key 'version': missing; add 'version: 1'"),
+    (GOOD.replace("version: 1", "version: 2"), r"claims.yaml: key 'version': unsupported version 2; this permtest reads version 1"),
+    (GOOD.replace("version: 1", "version: 1\npermutatons: 5"), r"claims.yaml: key 'permutatons': unknown key; did you mean 'permutations'\?"),
+    (GOOD.replace("statistic: coherence", "statistic: coherence\n    statistc: x"),
+     r"claims.yaml: claim 'colors': key 'statistc': unknown key; did you mean 'statistic'\?"),
+    (GOOD.replace("source: glove\n", ""), r"claims.yaml: key 'source': missing"),
+    (GOOD.split("claims:")[0] + "claims: []\n", r"claims.yaml: key 'claims': must be a non-empty list of claims"),
+    (GOOD.split("claims:")[0], r"claims.yaml: key 'claims': must be a non-empty list of claims"),
+    (GOOD.replace("[red, green, blue]", "[]"), r"claims.yaml: claim 'colors': key 'groups.colors': is empty"),
+    (GOOD.replace("[red, green, blue]", "[red]"),
+     r"claims.yaml: claim 'colors': key 'groups': group 'colors' has one word; coherence needs pairs"),
+    (GOOD.replace("[red, green, blue]", "[red, green, red]"),
+     r"claims.yaml: claim 'colors': key 'groups.colors': 'red' appears twice \(also in this group\)"),
+    (GOOD.replace("[red, green, blue]", "[red, green]\n      more: [blue, green]"),
+     r"claims.yaml: claim 'colors': key 'groups.more': 'green' appears twice \(also in group 'colors'\)"),
+    (GOOD.replace("[red, green, blue]", "red green blue"),
+     r"claims.yaml: claim 'colors': key 'groups.colors': must be a list of words; got str"),
+    (GOOD.replace("[red, green, blue]", "[red, 7]"),
+     r"claims.yaml: claim 'colors': key 'groups.colors': words must be non-empty strings; got 7"),
+    (GOOD.replace("statistic: coherence", "statistic: coherance"),
+     r"claims.yaml: claim 'colors': key 'statistic': unknown statistic 'coherance'; did you mean 'coherence'\?; valid: coherence, separation"),
+    (GOOD.replace("    statistic: coherence\n", ""), r"claims.yaml: claim 'colors': key 'statistic': missing; one of coherence"),
+    (GOOD.replace("version: 1", "version: 1\nnulls: [tokens, shufle]"),
+     r"claims.yaml: key 'nulls': unknown null 'shufle'; did you mean 'shuffle'\?; valid: shuffle, columns, tokens, labels"),
+    (GOOD.replace("version: 1", "version: 1\nnulls: []"), r"claims.yaml: key 'nulls': must be a non-empty list of null names"),
+    (GOOD.replace("version: 1", "version: 1\nnulls: [tokens, tokens]"), r"claims.yaml: key 'nulls': lists a null twice"),
+    (GOOD + "    nulls: [labels]\n",
+     r"claims.yaml: claim 'colors': key 'nulls': the labels null permutes group membership and needs 2\+ groups; this claim has 1"),
+    (GOOD.replace("statistic: coherence", "statistic: separation"),
+     r"claims.yaml: claim 'colors': key 'groups': statistic 'separation' needs at least 2 groups; got 1"),
+    (GOOD.replace("version: 1", "version: 1\npermutations: 0"), r"claims.yaml: key 'permutations': must be an integer >= 1; got 0"),
+    (GOOD.replace("version: 1", "version: 1\npermutations: ten"), r"claims.yaml: key 'permutations': must be an integer >= 1; got 'ten'"),
+    (GOOD.replace("version: 1", "version: 1\nseed: -1"), r"claims.yaml: key 'seed': must be an integer >= 0; got -1"),
+    (GOOD.replace("version: 1", "version: 1\nalpha: 1.5"), r"claims.yaml: key 'alpha': must be a number strictly between 0 and 1; got 1.5"),
+    (GOOD.replace("version: 1", "version: 1\nalpha: 0"), r"claims.yaml: key 'alpha': must be a number strictly between 0 and 1; got 0"),
+    (GOOD.replace("version: 1", "version: 1\ncorrection: holmes"),
+     r"claims.yaml: key 'correction': must be one of none, bonferroni.*got 'holmes'; did you mean 'holm'"),
+    (GOOD.replace("version: 1", "version: 1\nalternative: bigger"),
+     r"claims.yaml: key 'alternative': must be one of greater, less, two-sided; got 'bigger'"),
+    (GOOD.replace("version: 1", "version: 1\npreprocess: zscore"),
+     r"claims.yaml: key 'preprocess': must be one of none, center, standardize; got 'zscore'"),
+    (GOOD.replace("version: 1", "version: 1\nsubwords: avg"), r"claims.yaml: key 'subwords': must be one of error, mean, first"),
+    (GOOD.replace("version: 1", "version: 1\nmatch: freq"), r"claims.yaml: key 'match': must be one of none, frequency; got 'freq'; did you mean 'frequency'\?"),
+    (GOOD.replace("version: 1", "version: 1\npool: letters"), r"claims.yaml: key 'pool': must be one of words, all or a list of words; got 'letters'"),
+    (GOOD.replace("version: 1", "version: 1\npool_size: 1"), r"claims.yaml: key 'pool_size': must be an integer >= 2; got 1"),
+    (GOOD.replace("version: 1", "version: 1\nname: ../x"), r"claims.yaml: key 'name': must be a plain file-name-safe string; got '../x'"),
+    (GOOD + "    expect: yes\n", r"claims.yaml: claim 'colors': key 'expect': must be significant or not-significant"),
+    (GOOD + "    expect: signifcant\n", r"claims.yaml: claim 'colors': key 'expect': .*got 'signifcant'; did you mean 'significant'"),
+    (GOOD + "    expect: {labels: significant}\n",
+     r"claims.yaml: claim 'colors': key 'expect': names null 'labels', which this claim does not run \(nulls: tokens, columns, shuffle\)"),
+    (GOOD + "    expect: {tokens: maybe}\n", r"claims.yaml: claim 'colors': key 'expect': for null 'tokens' must be significant or not-significant; got 'maybe'"),
+    (GOOD + "    params: [k, 3]\n", r"claims.yaml: claim 'colors': key 'params': must be a mapping; got list"),
+    (GOOD + "  - name: colors\n    statistic: coherence\n    groups: {a: [x, y]}\n", r"claims.yaml: claim 'colors': key 'name': two claims have this name"),
+    (GOOD + "  - statistic: coherence\n", r"claims.yaml: key 'claims': claim #2 needs a 'name'"),
+    (GOOD + "  - just text\n", r"claims.yaml: key 'claims': claim #2 must be a mapping with name, statistic and groups; got str"),
+    (GOOD.replace("colors: [red, green, blue]", "colors: [red, green]\n      colors: [blue, cyan]"),
+     r"claims.yaml: line 8: duplicate key 'colors' \(first on line 7\)"),
+    (GOOD.replace("source: glove", "source: {kind: glovee}"), r"claims.yaml: key 'source': source kind must be one of"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_bad_configs(tmp_path, text, message):
+    with pytest.raises(PermtestError, match=message) as info:
+        config.load(write(tmp_path, text))
+    for line in str(info.value).splitlines():  # every line names the file
+        assert line.startswith(str(tmp_path / "claims.yaml"))
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = GOOD.replace("version: 1", "version: 3\nalpha: 2\nseeds: 1").replace("statistic: coherence", "statistic: nope")
+    with pytest.raises(PermtestError) as info:
+        config.load(write(tmp_path, text))
+    lines = str(info.value).splitlines()
+    assert len(lines) == 4
+    assert {"key 'version'", "key 'alpha'", "key 'seeds'", "key 'statistic'"} == {
+        next(part for part in ("key 'version'", "key 'alpha'", "key 'seeds'", "key 'statistic'") if part in line)
+        for line in lines}
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PermtestError, match=r"nope.yaml: no such config file"):
+        config.load(tmp_path / "nope.yaml")

@@ -1,0 +1,206 @@
+"""The engine: reproducibility, exactness of each null against its literal
+definition, agreement with scipy's exact enumeration, and calibration."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import permtest
+from permtest import statistics
+from permtest.pools import make_pool
+from conftest import random_embeddings
+
+WORDS = {"g": ["aa", "ab", "ac", "ad"]}
+TWO = {"x": ["aa", "ab", "ac"], "y": ["ad", "ae", "af"]}
+
+
+LARGE_TWO = {"x": ["aa", "ab", "ac", "ad", "ae", "af", "ag", "ah"],
+             "y": ["ai", "aj", "ak", "al", "am", "an", "ao", "ap"]}  # 12,870 relabellings
+
+
+def claim_for(null):
+    return (LARGE_TWO, "separation") if null == "labels" else (WORDS, "coherence")
+
+
+@pytest.mark.parametrize("null", ["shuffle", "columns", "tokens", "labels"])
+def test_same_seed_same_bits_for_any_jobs_and_batch(tiny, null):
+    groups, statistic = claim_for(null)
+    runs = [
+        permtest.permutation_test(tiny, groups, statistic, null, permutations=2500, seed=11, n_jobs=jobs,
+                                  batch_size=batch, backend=backend)
+        for jobs, batch, backend in [(1, None, "threading"), (2, None, "threading"), (2, 7, "loky"), (1, 333, "threading")]
+    ]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0].null_distribution, other.null_distribution)
+        assert other.p_value == runs[0].p_value
+    assert not runs[0].exact
+
+
+def test_labels_enumerates_when_it_can(tiny):
+    res = permtest.permutation_test(tiny, TWO, "separation", "labels", permutations=20)
+    assert res.exact and res.permutations == 20  # 6! / (3! 3!)
+    sampled = permtest.permutation_test(tiny, TWO, "separation", "labels", permutations=19)
+    assert not sampled.exact and sampled.permutations == 19
+
+
+def test_longer_run_extends_shorter_one(tiny):
+    short = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=1500, seed=4)
+    long = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=3100, seed=4)
+    np.testing.assert_array_equal(long.null_distribution[:1500], short.null_distribution)
+
+
+def test_different_seeds_differ(tiny):
+    a = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=200, seed=1)
+    b = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=200, seed=2)
+    assert not np.array_equal(a.null_distribution, b.null_distribution)
+
+
+def test_result_is_frozen_and_read_only(tiny):
+    res = permtest.permutation_test(tiny, WORDS, null="tokens", permutations=100)
+    with pytest.raises(AttributeError):
+        res.p_value = 0.0
+    with pytest.raises(ValueError):
+        res.null_distribution[0] = 1.0
+    assert res.p_value == (1 + res.exceedances) / (1 + res.permutations)
+
+
+# --- each null equals its literal definition -------------------------------------
+
+DRAWS = 20_000
+
+
+def coherence_of(rows_vectors):
+    x = np.asarray(rows_vectors, dtype=np.float64)[None]
+    return statistics.coherence(statistics.cosines(x), np.zeros(x.shape[1], dtype=int), 1)[0]
+
+
+def literal_null(emb, rows, null, rng, draws=DRAWS):
+    """The nulls as their definitions say, one whole matrix at a time."""
+    out = np.empty(draws)
+    matrix = emb.matrix
+    pool = make_pool(emb).order
+    for i in range(draws):
+        if null == "shuffle":
+            flat = matrix.reshape(-1).copy()
+            rng.shuffle(flat)
+            shuffled = flat.reshape(matrix.shape)
+        elif null == "columns":
+            shuffled = rng.permuted(matrix, axis=0)
+        else:
+            shuffled = matrix
+            rows = rng.choice(pool, size=len(rows), replace=False)
+        out[i] = coherence_of(shuffled[rows])
+    return out
+
+
+@pytest.fixture(scope="module")
+def small():
+    # A small, skewed matrix: repeated values matter, so sampling with replacement
+    # would show.
+    rng = np.random.default_rng(5)
+    matrix = rng.exponential(size=(12, 3)) * rng.choice([-1, 1], size=(12, 3))
+    vocab = [chr(97 + i) * 2 for i in range(12)]
+    return permtest.Embeddings.from_array(matrix, vocab, name="small")
+
+
+@pytest.mark.parametrize("null", ["shuffle", "columns", "tokens"])
+def test_null_matches_literal_definition(small, null):
+    groups = {"g": ["aa", "bb", "cc"]}
+    engine = permtest.permutation_test(small, groups, null=null, permutations=DRAWS, seed=3).null_distribution
+    literal = literal_null(small, [0, 1, 2], null, np.random.default_rng(8))
+    assert stats.ks_2samp(engine, literal).pvalue > 1e-3
+    assert stats.cramervonmises_2samp(engine, literal).pvalue > 1e-3
+
+
+def test_the_comparison_can_tell_with_replacement_apart(small):
+    # Power check for the test above: drawing the 9 values *with* replacement is a
+    # different distribution, and the same comparison sees it.
+    rng = np.random.default_rng(4)
+    values = small.matrix.reshape(-1)
+    with_replacement = np.array([coherence_of(rng.choice(values, 9).reshape(3, 3)) for _ in range(DRAWS)])
+    literal = literal_null(small, [0, 1, 2], "shuffle", np.random.default_rng(8))
+    assert stats.cramervonmises_2samp(with_replacement, literal).pvalue < 1e-3
+
+
+def test_labels_exact_equals_scipy_enumeration(tiny):
+    groups = {"x": ["aa", "ab", "ac"], "y": ["ad", "ae", "af", "ag"]}
+    vectors = tiny.matrix[[0, 1, 2, 3, 4, 5, 6]].astype(np.float64)
+
+    def separation(x, y, axis):
+        # scipy hands over (..., dims, words) with the words along `axis`.
+        stacked = np.moveaxis(np.concatenate([x, y], axis=axis), axis, -1)
+        batch = stacked.reshape(-1, *stacked.shape[-2:]).transpose(0, 2, 1)
+        labels = np.array([0] * x.shape[axis] + [1] * y.shape[axis])
+        values = statistics.separation(statistics.cosines(batch), labels, 2)
+        return values.reshape(stacked.shape[:-2])
+
+    for alternative in ("greater", "less", "two-sided"):
+        ours = permtest.permutation_test(tiny, groups, "separation", "labels", permutations=1000,
+                                         alternative=alternative)
+        theirs = stats.permutation_test((vectors[:3].T, vectors[3:].T), separation, vectorized=True,
+                                        permutation_type="independent", n_resamples=np.inf,
+                                        alternative=alternative, axis=-1)
+        assert ours.exact and ours.permutations == 35
+        assert ours.observed == pytest.approx(theirs.statistic, rel=1e-12)
+        assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-12)
+        np.testing.assert_allclose(np.sort(ours.null_distribution), np.sort(theirs.null_distribution), rtol=1e-12)
+
+
+# --- calibration -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tokens_null_is_calibrated_on_random_minilm_words(minilm):
+    # Random 8-word groups drawn from the same pool are exchangeable with the null's
+    # draws: p-values must be uniform and reject at the nominal rate.
+    pool = make_pool(minilm).order
+    rng = np.random.default_rng(2024)
+    p = []
+    for i in range(300):
+        words = [minilm.vocab[r] for r in rng.choice(pool, 8, replace=False)]
+        res = permtest.permutation_test(minilm, {"random": words}, null="tokens", permutations=499, seed=i)
+        p.append(res.p_value)
+    p = np.array(p)
+    rejections = int((p <= 0.05).sum())
+    assert stats.binomtest(rejections, 300, 0.05).pvalue > 1e-3, rejections
+    assert stats.kstest(p, "uniform").pvalue > 1e-3
+
+
+@pytest.mark.slow
+def test_shuffle_null_is_lenient_on_real_words(minilm):
+    # The teaching demo's null calls real words "coherent" far too often (the
+    # reason reports show every null): random real words beat it well above 5%.
+    pool = make_pool(minilm).order
+    rng = np.random.default_rng(7)
+    rejections = 0
+    for i in range(100):
+        words = [minilm.vocab[r] for r in rng.choice(pool, 8, replace=False)]
+        res = permtest.permutation_test(minilm, {"random": words}, null="shuffle", permutations=199, seed=i)
+        rejections += res.p_value <= 0.05
+    assert rejections >= 15
+
+
+def test_preprocess_changes_the_matrix_not_the_source(tiny):
+    from permtest.engine import preprocessed
+
+    centered = preprocessed(tiny, "center")
+    np.testing.assert_allclose(centered.mean(axis=0), 0, atol=1e-6)
+    standardized = preprocessed(tiny, "standardize")
+    np.testing.assert_allclose(standardized.std(axis=0), 1, atol=1e-5)
+    assert not np.allclose(tiny.matrix.mean(axis=0), 0, atol=1e-3)
+    a = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=100, preprocess="center")
+    b = permtest.permutation_test(tiny, WORDS, null="shuffle", permutations=100)
+    assert a.observed != b.observed
+
+
+def test_frequency_matched_tokens_draw_from_each_words_band(glove):
+    common = {"g": ["the", "of", "and", "to"]}
+    res = permtest.permutation_test(glove, common, null="tokens", match="frequency", permutations=300)
+    pool = make_pool(glove, match="frequency")
+    assert res.permutations == 300 and pool.band_sizes.size == 10
+    assert pool.band_of(permtest.engine.resolve(glove, common)).tolist() == [0, 0, 0, 0]
+
+
+def test_random_embeddings_helper_is_whole_words():
+    emb = random_embeddings(700)
+    assert len(set(emb.vocab)) == 700 and make_pool(emb).order.size == 700

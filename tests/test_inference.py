@@ -1,0 +1,85 @@
+"""p-values, intervals and corrections against hand calculations, scipy and
+statsmodels."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from permtest import corrections, inference
+from permtest.errors import PermtestError
+
+
+def test_monte_carlo_p_by_hand():
+    null = np.array([0.1, 0.5, 0.9, 0.5, 0.2])
+    # greater: null >= 0.5 -> 3 (ties count) -> (1+3)/(1+5)
+    assert inference.monte_carlo_p(0.5, null, "greater").p_value == pytest.approx(4 / 6)
+    # less: null <= 0.5 -> 4 -> 5/6
+    assert inference.monte_carlo_p(0.5, null, "less").p_value == pytest.approx(5 / 6)
+    # two-sided: 2 * min -> capped at 1
+    assert inference.monte_carlo_p(0.5, null, "two-sided").p_value == 1.0
+    extreme = inference.monte_carlo_p(2.0, null, "greater")
+    assert extreme.p_value == pytest.approx(1 / 6) and extreme.exceedances == 0
+    assert inference.monte_carlo_p(2.0, null, "two-sided").p_value == pytest.approx(2 / 6)
+
+
+def test_p_is_never_zero():
+    assert inference.monte_carlo_p(1e9, np.zeros(10_000), "greater").p_value == pytest.approx(1 / 10_001)
+
+
+def test_near_ties_count_as_extreme():
+    observed = 0.3
+    null = np.array([observed * (1 - 1e-12), observed * (1 - 1e-6)])
+    assert inference.monte_carlo_p(observed, null, "greater").exceedances == 1
+
+
+def test_exact_p_counts_the_observed_arrangement():
+    null = np.array([3.0, 1.0, 2.0, 3.0])  # the observed value 3 is among them
+    pv = inference.exact_p(3.0, null, "greater")
+    assert pv.p_value == pytest.approx(2 / 4) and pv.exceedances == 2 and pv.p_low == pv.p_high
+
+
+@pytest.mark.parametrize("b,m", [(0, 100), (3, 100), (50, 100), (100, 100), (7, 9999)])
+def test_clopper_pearson_matches_scipy(b, m):
+    ci = stats.binomtest(b, m).proportion_ci(confidence_level=0.95, method="exact")
+    low, high = inference.clopper_pearson(b, m)
+    assert low == pytest.approx(ci.low, abs=1e-12) and high == pytest.approx(ci.high, abs=1e-12)
+
+
+def test_z_score():
+    null = np.array([1.0, 2.0, 3.0, 4.0])
+    mean, sd, z = inference.z_score(5.0, null)
+    assert mean == 2.5 and sd == pytest.approx(np.std(null, ddof=1)) and z == pytest.approx(2.5 / sd)
+    assert inference.z_score(1.0, np.ones(5))[2] == 0.0
+    assert inference.z_score(2.0, np.ones(5))[2] == np.inf
+
+
+P = np.array([0.001, 0.01, 0.02, 0.04, 0.2, 0.5])
+
+
+@pytest.mark.parametrize("method", corrections.METHODS)
+def test_adjust_is_statsmodels(method):
+    expected = multipletests(P, alpha=0.05, method=method)[1]
+    np.testing.assert_allclose(corrections.adjust(P, method, 0.05), np.minimum(expected, 1.0), rtol=1e-15)
+
+
+def test_holm_by_hand():
+    # Holm: sorted p * (m, m-1, ...) with running max: 0.006, 0.05, 0.08, 0.12, 0.4, 0.5
+    np.testing.assert_allclose(corrections.adjust(P, "holm", 0.05), [0.006, 0.05, 0.08, 0.12, 0.4, 0.5])
+
+
+def test_none_and_aliases():
+    np.testing.assert_array_equal(corrections.adjust(P, "none", 0.05), P)
+    assert corrections.canonical("bonf") == "bonferroni" and corrections.canonical("fdr_i") == "fdr_bh"
+
+
+def test_unknown_correction_names_the_valid_ones():
+    with pytest.raises(PermtestError, match=r"correction must be one of none, bonferroni.*got 'holmes'; did you mean 'holm'"):
+        corrections.canonical("holmes")
+
+
+def test_reachable():
+    # 3 claims, Bonferroni: smallest p must be <= 0.05/3.
+    assert corrections.reachable("bonferroni", 0.05, 3, 1 / 100)
+    assert not corrections.reachable("bonferroni", 0.05, 3, 1 / 50)
+    assert corrections.reachable("none", 0.05, 3, 1 / 50)
