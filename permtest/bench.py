@@ -23,6 +23,19 @@ from .sources import load_source
 
 WORDS = ("red", "green", "blue", "yellow", "purple", "orange", "pink", "brown", "black", "white")
 
+# WEAT 1 (Caliskan et al. 2017): flowers/insects x pleasant/unpleasant; 'gladiola' is
+# not in GloVe 6B and is left out (see configs/weat.yaml).
+WEAT1 = {
+    "flowers": "aster clover hyacinth marigold poppy azalea crocus iris orchid rose bluebell daffodil lilac "
+               "pansy tulip buttercup daisy lily peony violet carnation magnolia petunia zinnia".split(),
+    "insects": "ant caterpillar flea locust spider bedbug centipede fly maggot tarantula bee cockroach gnat "
+               "mosquito termite beetle cricket hornet moth wasp blackfly dragonfly horsefly roach weevil".split(),
+    "pleasant": "caress freedom health love peace cheer friend heaven loyal pleasure diamond gentle honest lucky "
+                "rainbow diploma gift honor miracle sunrise family happy laughter paradise vacation".split(),
+    "unpleasant": "abuse crash filth murder sickness accident death grief poison stink assault disaster hatred "
+                  "pollute tragedy divorce jail poverty ugly cancer kill rotten vomit agony prison".split(),
+}
+
 
 def literal_loop(emb, rows: np.ndarray, rng: np.random.Generator) -> float:
     """One permutation the demo's way, then the same statistic."""
@@ -33,10 +46,10 @@ def literal_loop(emb, rows: np.ndarray, rng: np.random.Generator) -> float:
     return float(statistics.coherence(statistics.cosines(vectors), np.zeros(rows.size, dtype=np.int64), 1)[0])
 
 
-def _time_engine(emb, permutations: int, n_jobs: int) -> float:
+def _time_engine(emb, permutations: int, n_jobs: int, groups=None, statistic="coherence", null="shuffle") -> float:
+    groups = groups or {"words": list(WORDS)}
     started = time.perf_counter()
-    permutation_test(emb, {"words": list(WORDS)}, "coherence", "shuffle", permutations=permutations,
-                     seed=0, n_jobs=n_jobs)
+    permutation_test(emb, groups, statistic, null, permutations=permutations, seed=0, n_jobs=n_jobs)
     return (time.perf_counter() - started) / permutations
 
 
@@ -57,6 +70,14 @@ def run(literal_repeats: int = 3, permutations: int = 20_000) -> dict:
     engine_s = _time_engine(minilm, permutations, -1)
     single_s = _time_engine(minilm, permutations, 1)
     glove_s = _time_engine(glove, permutations, -1)
+    # The same number of values read (77 words x 50 = 3850 vs 10 x 384 = 3840) on a
+    # matrix 13x taller: what "cost does not grow with V" means.
+    wide = {"words": [w for w in glove.vocab[1000:1500] if w.isalpha()][:77]}
+    glove_same_s = _time_engine(glove, permutations, -1, groups=wide)
+    weat_kw = {"groups": WEAT1, "statistic": "weat", "null": "labels"}
+    _time_engine(glove, 2_000, 1, **weat_kw)
+    weat_s = _time_engine(glove, 5 * permutations, 1, **weat_kw)
+    weat_all_s = _time_engine(glove, 5 * permutations, -1, **weat_kw)
     return {
         "claim": f"coherence of {len(WORDS)} words under shuffle",
         "seed_loop_s_per_perm": loop_s,
@@ -67,6 +88,10 @@ def run(literal_repeats: int = 3, permutations: int = 20_000) -> dict:
         "single_core_speedup": loop_s / single_s,
         "glove_engine_s_per_perm": glove_s,
         "glove_to_minilm_cost": glove_s / engine_s,
+        "glove_3850_values_s_per_perm": glove_same_s,
+        "glove_to_minilm_same_values": glove_same_s / engine_s,
+        "weat1_glove_labels_s_per_perm": weat_s,
+        "weat1_glove_labels_all_cores_s_per_perm": weat_all_s,
         "cores": os.cpu_count(),
         "permutations": permutations,
         "literal_repeats": literal_repeats,
@@ -89,5 +114,9 @@ def format_table(result: dict) -> str:
         f"   ({result['single_core_speedup']:,.0f}x)",
         f"  engine on GloVe 400000 x 50   {result['glove_engine_s_per_perm'] * 1e6:10.1f} us / permutation"
         f"   ({result['glove_to_minilm_cost']:.2f}x MiniLM's cost)",
+        f"  GloVe, 77 words = 3850 values {result['glove_3850_values_s_per_perm'] * 1e6:10.1f} us / permutation"
+        f"   ({result['glove_to_minilm_same_values']:.2f}x MiniLM's cost for as many values)",
+        f"WEAT 1 on GloVe under labels (one core) {result['weat1_glove_labels_s_per_perm'] * 1e6:6.2f} us / permutation"
+        f"; all cores {result['weat1_glove_labels_all_cores_s_per_perm'] * 1e6:.2f} us",
     ]
     return "\n".join(lines)

@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate configs and vocabulary; no permutations")
     check.add_argument("configs", nargs="+", metavar="CONFIG", type=Path)
     check.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    neighbors = commands.add_parser("neighbors", help="a word's neighbours, real and in a shuffled matrix")
+    neighbors.add_argument("word")
+    neighbors.add_argument("--source", default="minilm", help="a source kind (default minilm)")
+    neighbors.add_argument("-k", type=int, default=10, help="neighbours to show (default 10)")
+    neighbors.add_argument("--null", default="shuffle", help="shuffle (default) or columns")
+    neighbors.add_argument("--seed", type=int, default=0, help="seed of the null matrix (default 0)")
+    neighbors.add_argument("--sample", type=int, default=1000, help="random words for the chance levels")
+    neighbors.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     sources = commands.add_parser("sources", help="list the sources that work offline")
     sources.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     bench = commands.add_parser("bench", help="engine vs the literal flatten-shuffle loop")
@@ -94,6 +102,8 @@ def _run(args, gate: bool = False) -> int:
     effective_jobs(args.jobs)
     configs = _load_configs(args.configs, args)
     report.check_writable(args.out)
+    if gate and args.junit:
+        report.check_writable(Path(args.junit).parent, "--junit")
     runs = []
     for config in configs:
         bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
@@ -142,6 +152,18 @@ def _check(args) -> int:
     return EXIT_OK
 
 
+def _neighbors(args) -> int:
+    from .neighborhood import format_neighborhood, neighborhood
+    from .sources import load_source
+
+    if args.sample < 10:
+        raise PermtestError(f"--sample must be at least 10; got {args.sample}")
+    emb = load_source(args.source)
+    print(format_neighborhood(neighborhood(emb, args.word, k=args.k, null=args.null, seed=args.seed,
+                                           sample=args.sample)))
+    return EXIT_OK
+
+
 def _sources(args) -> int:
     from .sources import sources_text
 
@@ -163,6 +185,7 @@ _COMMANDS = {
     "run": _run,
     "gate": lambda args: _run(args, gate=True),
     "check": _check,
+    "neighbors": _neighbors,
     "sources": _sources,
     "bench": _bench,
 }

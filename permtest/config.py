@@ -311,6 +311,12 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     if not isinstance(params, Mapping):
         problems.add(f"must be a mapping; got {type(params).__name__}", name, "params")
         params = {}
+    if params.get("other") is not None:  # rsa against another source: a source spec
+        params = {**params, "other": _resolve_source_paths(params["other"], problems.path.parent, problems)}
+        try:
+            normalize_spec(params["other"])
+        except PermtestError as exc:
+            problems.add(str(exc), name, "params.other")
 
     nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
     expect = _check_expect(item.get("expect"), nulls, problems, name)
@@ -318,7 +324,11 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     if statistic in measures.MIN_GROUPS and groups and len(groups) < measures.MIN_GROUPS[statistic]:
         problems.add(f"statistic '{statistic}' needs at least {measures.MIN_GROUPS[statistic]} groups; "
                      f"got {len(groups)}", name, "groups")
-    if "labels" in nulls and groups and len(groups) < 2:
+    if statistic in measures.MAX_GROUPS and len(groups) > measures.MAX_GROUPS[statistic]:
+        problems.add(f"statistic '{statistic}' takes exactly {measures.MAX_GROUPS[statistic]} groups; "
+                     f"got {len(groups)}", name, "groups")
+    mantel = statistic == "rsa" and isinstance(params, Mapping) and params.get("other") is not None
+    if "labels" in nulls and groups and len(groups) < 2 and not mantel:
         problems.add("the labels null permutes group membership and needs 2+ groups; "
                      f"this claim has {len(groups)}", name, "nulls")
     if statistic == "coherence":

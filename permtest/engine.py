@@ -19,7 +19,7 @@ import numpy as np
 from . import inference, knn, measures, preprocess as _preprocess
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
-from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull, all_labelings
+from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull
 from .parallel import BACKENDS, effective_jobs, run_tasks
 from .pools import make_pool
 from .sampling import BlockStreams
@@ -95,10 +95,9 @@ def permutation_test(
     observed = float(plan.measure(plan.observed_draw)[0])
     if plan.exact_labelings is not None:
         null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
-        pv = inference.exact_p(observed, null_distribution, alternative)
     else:
         null_distribution = _run(plan, n_jobs, backend, progress)
-        pv = inference.monte_carlo_p(observed, null_distribution, alternative)
+    pv = _p_value(plan, observed, null_distribution, alternative)
     null_distribution = np.asarray(null_distribution, dtype=np.float64)
     null_distribution.flags.writeable = False
     mean, sd, z = inference.z_score(observed, null_distribution)
@@ -108,8 +107,17 @@ def permutation_test(
         p_low=pv.p_low, p_high=pv.p_high, z=z, null_mean=mean, null_sd=sd, alternative=alternative,
         exact=plan.exact_labelings is not None, seed=seed, groups=plan.groups.names,
         group_sizes=plan.groups.sizes, n_tokens=len(plan.groups.words), source=emb.name,
-        source_sha256=emb.sha256, seconds=time.perf_counter() - started, details=plan.details,
+        source_sha256=emb.sha256, seconds=time.perf_counter() - started,
+        details={**plan.details, **plan.measure.details(plan.observed_draw)},
     )
+
+
+def _p_value(plan: "_Plan", observed: float, null: np.ndarray, alternative: str) -> inference.PValue:
+    rule = inference.exact_p if plan.exact_labelings is not None else inference.monte_carlo_p
+    if alternative == "two-sided" and plan.measure.two_sided_on_magnitude:
+        # WEAT's two-sided test: |d| against |null d| (Caliskan et al. 2017).
+        return rule(abs(observed), np.abs(null), "greater")
+    return rule(observed, null, alternative)
 
 
 @dataclass
@@ -135,7 +143,7 @@ def _check_int(name: str, value, low: int, where: str) -> int:
 
 
 def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
-                   match="none", where="") -> tuple[WordGroups, measures.Measure]:
+                   match="none", where="", preprocess="none") -> tuple[WordGroups, measures.Measure]:
     """Check a claim against a source without running anything: its words, its
     statistic and parameters, and whether the null applies. What ``permtest check``
     runs; :func:`permutation_test` runs it too."""
@@ -147,13 +155,31 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if pool_size is not None:
         _check_int("pool_size", pool_size, 2, where)
     word_groups = resolve(emb, groups, subwords, where)
-    measure = measures.make(statistic, word_groups, params, where)
-    if null == "labels" and word_groups.n_groups < 2:
+    other = _other_vectors(statistic, params, groups, subwords, preprocess, where)
+    measure = measures.make(statistic, word_groups, params, where, other_vectors=other)
+    if null not in measure.nulls:
+        raise PermtestError(f"{where}null '{null}' does not apply to {statistic}"
+                            f"{' against another source' if other is not None else ''}; "
+                            f"use one of {', '.join(measure.nulls)}")
+    if null == "labels" and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
     if null == "tokens":
         make_pool(emb, pool, pool_size, match, where=where).check_room(word_groups, where)
     return word_groups, measure
+
+
+def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np.ndarray | None:
+    """For ``rsa`` against another source: the claim's words in that source."""
+    if statistic != "rsa" or not params or params.get("other") is None:
+        return None
+    from .sources import load_source
+
+    other = params["other"]
+    other_emb = other if isinstance(other, Embeddings) else load_source(other)
+    other_groups = resolve(other_emb, groups, subwords, f"{where}params.other: ")
+    matrix = preprocessed(other_emb, preprocess)
+    return other_groups.pool(matrix[other_groups.piece_rows].astype(np.float64)[None])[0]
 
 
 def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params, preprocess,
@@ -170,7 +196,7 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
         raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
     _preprocess.check(preprocess)
     word_groups, measure = validate_claim(emb, groups, statistic, null, params, subwords, pool, pool_size,
-                                          match, where)
+                                          match, where, preprocess)
     matrix = preprocessed(emb, preprocess)
     details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
 
@@ -180,26 +206,26 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
         unit = unit_rows(emb, preprocess, matrix)
         queries = knn.unit_rows(vectors[0])
         neighbors = knn.nearest(unit, queries, measure.k, word_groups.rows)[None]
-    observed_draw = Draw(word_groups.labels, vectors=vectors, rows=word_groups.rows[None], neighbors=neighbors)
+    observed_draw = Draw(measure.labels, vectors=vectors, rows=word_groups.rows[None], neighbors=neighbors)
 
     exact = None
     if null == "shuffle":
-        null_model: Null = ShuffleNull(matrix, word_groups)
+        null_model: Null = ShuffleNull(matrix, word_groups, measure.labels)
     elif null == "columns":
-        null_model = ColumnsNull(matrix, word_groups)
+        null_model = ColumnsNull(matrix, word_groups, measure.labels)
     elif null == "tokens":
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
         pool_neighbors = None
         if measure.reads_neighbors:
             pool_neighbors = knn.pool_neighbors(unit_rows(emb, preprocess, matrix), pool_model.order,
                                                 measure.k, f"{emb.sha256}:{preprocess}")
-        null_model = TokensNull(matrix, word_groups, pool_model, pool_neighbors)
+        null_model = TokensNull(matrix, word_groups, measure.labels, pool_model, pool_neighbors)
         details["pool"] = pool_model.description
         details["pool_words"] = int(pool_model.order.size)
     else:
-        null_model = LabelsNull(word_groups, vectors, neighbors)
+        null_model = LabelsNull(word_groups, measure.labels, measure.exchangeable, vectors, neighbors)
         if null_model.arrangements() <= permutations:
-            exact = all_labelings(word_groups.labels)
+            exact = null_model.all_arrangements()
     if measure.reads_neighbors and null in MATRIX_NULLS:
         details["cost"] = ("neighbors under a matrix null searches a whole shuffled matrix per "
                            "permutation (V x d values and a V x n product)")

@@ -1,62 +1,151 @@
-"""The named statistics of the config: their parameters, the nulls that apply, and
-how each is computed from a null model's :class:`~permtest.nulls.Draw`.
+"""The named statistics of the config: their parameters, which nulls apply, what
+the ``labels`` null may permute, and how each is computed from a null model's
+:class:`~permtest.nulls.Draw`.
 
-The arithmetic lives in :mod:`permtest.statistics`; this module only validates and
+The arithmetic lives in :mod:`permtest.statistics`; this module validates and
 wires it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from . import statistics
-from .errors import PermtestError, one_of
-from .nulls import Draw
+from .errors import PermtestError
+from .errors import one_of
+from .nulls import NULLS, Draw
 from .wordgroups import WordGroups
 
+STATISTICS = ("coherence", "separation", "silhouette", "neighbors", "weat", "rsa")
+MIN_GROUPS = {"coherence": 1, "separation": 2, "silhouette": 2, "neighbors": 1, "weat": 4, "rsa": 1}
+MAX_GROUPS = {"weat": 4}
+PARAMS = {
+    "coherence": {}, "separation": {}, "silhouette": {},
+    "neighbors": {"k": 10, "query": None, "target": None},
+    "weat": {"targets": None, "attributes": None},
+    "rsa": {"other": None},
+}
 
-@dataclass(frozen=True)
+
 class Measure:
     """A statistic bound to a claim's groups and validated parameters."""
 
-    name: str
-    groups: WordGroups
-    params: dict = field(default_factory=dict)
+    reads_neighbors = False
+    # WEAT's two-sided test compares |statistic| with |null| (Caliskan et al.).
+    two_sided_on_magnitude = False
+    nulls = NULLS
+
+    def __init__(self, name: str, groups: WordGroups, params: dict):
+        self.name = name
+        self.groups = groups
+        self.params = params
 
     @property
-    def reads_neighbors(self) -> bool:
-        return self.name == "neighbors"
+    def labels(self) -> np.ndarray:
+        """The label vector every draw carries; the ``labels`` null rearranges it."""
+        return self.groups.labels
+
+    @property
+    def exchangeable(self) -> np.ndarray:
+        """Positions whose labels the ``labels`` null may exchange."""
+        return np.ones(self.labels.size, dtype=bool)
+
+    def __call__(self, draw: Draw) -> np.ndarray:
+        raise NotImplementedError
+
+    def details(self, draw: Draw) -> dict:
+        """Extra values of the observed draw for the report (JSON)."""
+        return {}
+
+
+class CosineMeasure(Measure):
+    _functions = {"coherence": statistics.coherence, "separation": statistics.separation,
+                  "silhouette": statistics.silhouette}
+
+    def __call__(self, draw: Draw) -> np.ndarray:
+        return self._functions[self.name](statistics.cosines(draw.vectors), draw.labels, self.groups.n_groups)
+
+
+class NeighborsMeasure(Measure):
+    reads_neighbors = True
 
     @property
     def k(self) -> int:
         return int(self.params["k"])
 
     def __call__(self, draw: Draw) -> np.ndarray:
-        g = self.groups.n_groups
-        if self.name == "neighbors":
-            return statistics.neighbor_fraction(
-                draw.neighbors, draw.rows, draw.labels, g,
-                query=self.params.get("_query"), target=self.params.get("_target"),
-            )
-        cos = statistics.cosines(draw.vectors)
-        return _COSINE[self.name](cos, draw.labels, g)
+        return statistics.neighbor_fraction(draw.neighbors, draw.rows, draw.labels, self.groups.n_groups,
+                                            query=self.params.get("_query"), target=self.params.get("_target"))
 
 
-_COSINE = {
-    "coherence": statistics.coherence,
-    "separation": statistics.separation,
-    "silhouette": statistics.silhouette,
-}
+class WeatMeasure(Measure):
+    """Observed value = the effect size d; the raw test statistic S goes to the
+    report. The ``labels`` null repartitions X u Y (attributes stay)."""
 
-STATISTICS = ("coherence", "separation", "silhouette", "neighbors")
-MIN_GROUPS = {"coherence": 1, "separation": 2, "silhouette": 2, "neighbors": 1}
-PARAMS = {"coherence": {}, "separation": {}, "silhouette": {}, "neighbors": {"k": 10, "query": None, "target": None}}
+    two_sided_on_magnitude = True
+
+    def __init__(self, name, groups, params):
+        super().__init__(name, groups, params)
+        self.x, self.y = params["_targets"]
+        a, b = params["_attributes"]
+        self.attribute_a = groups.labels == a
+        self.attribute_b = groups.labels == b
+
+    @property
+    def exchangeable(self) -> np.ndarray:
+        return (self.groups.labels == self.x) | (self.groups.labels == self.y)
+
+    def _both(self, draw: Draw):
+        return statistics.weat(statistics.cosines(draw.vectors), draw.labels, self.attribute_a,
+                               self.attribute_b, self.x, self.y)
+
+    def __call__(self, draw: Draw) -> np.ndarray:
+        return self._both(draw)[0]
+
+    def details(self, draw: Draw) -> dict:
+        return {"weat_statistic": float(self._both(draw)[1][0])}
 
 
-def make(name: str, groups: WordGroups, params: dict | None, where: str = "") -> Measure:
-    """Validate a statistic name, its parameters and the groups it needs."""
+class RsaMeasure(Measure):
+    """Spearman correlation of the words' cosine distances with a model: group
+    membership, or the same words' cosine distances in another source. Under the
+    ``labels`` null the model's rows and columns are permuted together (Mantel)."""
+
+    def __init__(self, name, groups, params, other_vectors: np.ndarray | None = None):
+        super().__init__(name, groups, params)
+        self.other_ranks = None
+        if other_vectors is not None:
+            cos = statistics.cosines(other_vectors[None])
+            ranks = statistics.rank_rows(statistics.upper_triangle(1.0 - cos))[0]
+            n = groups.labels.size
+            square = np.zeros((n, n))
+            square[np.triu_indices(n, k=1)] = ranks
+            self.other_ranks = square + square.T
+            self.nulls = ("shuffle", "columns", "labels")
+
+    @property
+    def labels(self) -> np.ndarray:
+        # With another source, a draw's labels are a permutation of the words: the
+        # Mantel test permutes which word each row of the model stands for.
+        return self.groups.labels if self.other_ranks is None else np.arange(self.groups.labels.size)
+
+    def _model_ranks(self, labels: np.ndarray) -> np.ndarray:
+        labels = np.atleast_2d(labels)
+        if self.other_ranks is None:
+            return statistics.rank_rows(statistics.membership_model(labels))
+        permuted = self.other_ranks[labels[:, :, None], labels[:, None, :]]
+        return statistics.upper_triangle(permuted)
+
+    def __call__(self, draw: Draw) -> np.ndarray:
+        return statistics.rsa(statistics.cosines(draw.vectors), self._model_ranks(draw.labels))
+
+
+def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
+         other_vectors: np.ndarray | None = None) -> Measure:
+    """Validate a statistic name, its parameters and the groups it needs.
+
+    ``other_vectors``: for ``rsa`` with ``params.other``, the claim's words in the
+    other source (the engine loads it)."""
     if name not in STATISTICS:
         raise PermtestError(f"{where}{one_of('statistic', name, STATISTICS)}")
     params = dict(params or {})
@@ -66,8 +155,11 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "") ->
             choices = ", ".join(allowed) or "none"
             raise PermtestError(f"{where}statistic '{name}' has no parameter {key!r} (parameters: {choices})")
     values = {**allowed, **params}
-    if groups.n_groups < MIN_GROUPS[name]:
-        raise PermtestError(f"{where}statistic '{name}' needs at least {MIN_GROUPS[name]} groups; got {groups.n_groups}")
+    n_groups = groups.n_groups
+    if n_groups < MIN_GROUPS[name]:
+        raise PermtestError(f"{where}statistic '{name}' needs at least {MIN_GROUPS[name]} groups; got {n_groups}")
+    if name in MAX_GROUPS and n_groups > MAX_GROUPS[name]:
+        raise PermtestError(f"{where}statistic '{name}' takes exactly {MAX_GROUPS[name]} groups; got {n_groups}")
     sizes = groups.sizes
     if name == "coherence":
         small = [n for n, s in zip(groups.names, sizes) if s < 2]
@@ -76,13 +168,44 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "") ->
     if name == "separation" and all(s < 2 for s in sizes):
         raise PermtestError(f"{where}separation needs a group with 2+ words (no within-group pairs)")
     if name == "neighbors":
-        k = values["k"]
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be an integer >= 1; got {k!r}")
-        for role in ("query", "target"):
-            if values[role] is not None:
-                values[f"_{role}"] = groups.group_index(values[role], f"{where}parameter '{role}'")
-        target = values.get("_target")
-        if target is not None and sizes[target] < 1:
-            raise PermtestError(f"{where}target group is empty")
-    return Measure(name, groups, values)
+        _neighbors_params(values, groups, where)
+        return NeighborsMeasure(name, groups, values)
+    if name == "weat":
+        _weat_params(values, groups, where)
+        return WeatMeasure(name, groups, values)
+    if name == "rsa":
+        if len(groups.words) < 3:
+            raise PermtestError(f"{where}rsa needs 3+ words (a distance matrix with 3+ entries)")
+        if values["other"] is None and n_groups < 2:
+            raise PermtestError(f"{where}rsa against group membership needs 2+ groups; got {n_groups} "
+                                f"(or set params.other to compare with another source)")
+        return RsaMeasure(name, groups, values, other_vectors)
+    return CosineMeasure(name, groups, values)
+
+
+def _neighbors_params(values: dict, groups: WordGroups, where: str) -> None:
+    k = values["k"]
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be an integer >= 1; got {k!r}")
+    for role in ("query", "target"):
+        if values[role] is not None:
+            values[f"_{role}"] = groups.group_index(values[role], f"{where}parameter '{role}'")
+
+
+def _weat_params(values: dict, groups: WordGroups, where: str) -> None:
+    """targets: [X, Y], attributes: [A, B]; by default the groups in that order."""
+    names = list(groups.names)
+    for role, default in (("targets", names[:2]), ("attributes", names[2:])):
+        chosen = values[role] if values[role] is not None else default
+        if not isinstance(chosen, list) or len(chosen) != 2 or not all(isinstance(c, str) for c in chosen):
+            raise PermtestError(f"{where}parameter '{role}' of statistic 'weat' must list two group names; "
+                                f"got {chosen!r}")
+        values[f"_{role}"] = [groups.group_index(c, f"{where}parameter '{role}'") for c in chosen]
+    used = values["_targets"] + values["_attributes"]
+    if len(set(used)) != 4:
+        raise PermtestError(f"{where}weat's targets and attributes must be four different groups; got "
+                            f"targets {values['targets'] or names[:2]} and attributes {values['attributes'] or names[2:]}")
+    sizes = groups.sizes
+    for index in used:
+        if sizes[index] < 2 and index in values["_targets"]:
+            raise PermtestError(f"{where}weat target group '{names[index]}' needs 2+ words (its SD is undefined)")

@@ -68,9 +68,10 @@ class ShuffleNull(Null):
 
     name = "shuffle"
 
-    def __init__(self, matrix: np.ndarray, groups: WordGroups):
+    def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray):
         self.matrix = matrix
         self.groups = groups
+        self.labels = labels
         self.pieces = groups.piece_rows.size
         self._domain = self._make_domain()
 
@@ -86,7 +87,7 @@ class ShuffleNull(Null):
 
         keys = draw_distinct(streams, n, self._domain)
         values = take(self.matrix.reshape(-1), keys).reshape(n, self.pieces, self.matrix.shape[1])
-        return Draw(self.groups.labels, vectors=self.groups.pool(values), rows=self.groups.rows[None, :])
+        return Draw(self.labels, vectors=self.groups.pool(values), rows=self.groups.rows[None, :])
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
         """One literal flatten-shuffle-reshape (for statistics that read every row)."""
@@ -118,9 +119,11 @@ class TokensNull(Null):
 
     name = "tokens"
 
-    def __init__(self, matrix: np.ndarray, groups: WordGroups, pool: Pool, neighbors: np.ndarray | None = None):
+    def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray, pool: Pool,
+                 neighbors: np.ndarray | None = None):
         self.matrix = matrix
         self.groups = groups
+        self.labels = labels
         self.pool = pool
         # neighbors: (len(pool.order), k) neighbour rows of each pool word, if needed.
         self.pool_neighbors = neighbors
@@ -139,32 +142,47 @@ class TokensNull(Null):
         rows = self.pool.order[positions]
         neighbors = None if self.pool_neighbors is None else self.pool_neighbors[positions]
         vectors = self.matrix[rows].astype(np.float64)
-        return Draw(self.groups.labels, vectors=vectors, rows=rows, neighbors=neighbors)
+        return Draw(self.labels, vectors=vectors, rows=rows, neighbors=neighbors)
 
 
 class LabelsNull(Null):
-    """Group labels permuted among the claim's own words."""
+    """Labels rearranged among the claim's own words: group membership for most
+    statistics, X u Y for WEAT (attributes stay), word identity for RSA against
+    another source (the Mantel test)."""
 
     name = "labels"
 
-    def __init__(self, groups: WordGroups, vectors: np.ndarray, neighbors: np.ndarray | None = None):
+    def __init__(self, groups: WordGroups, labels: np.ndarray, exchangeable: np.ndarray, vectors: np.ndarray,
+                 neighbors: np.ndarray | None = None):
         self.groups = groups
+        self.labels = labels
+        self.movable = np.flatnonzero(exchangeable)
         self.vectors = vectors  # (1, n, d) observed word vectors
         self.neighbors = neighbors  # (1, n, k) or None
 
     def draw(self, streams: BlockStreams, n: int) -> Draw:
-        labels = streams.main.permuted(np.broadcast_to(self.groups.labels, (n, self.groups.labels.size)), axis=1)
-        return self.fixed(labels)
+        moved = streams.main.permuted(np.broadcast_to(self.labels[self.movable], (n, self.movable.size)), axis=1)
+        return self.fixed(self._place(moved))
+
+    def _place(self, moved: np.ndarray) -> np.ndarray:
+        labels = np.repeat(self.labels[None, :], moved.shape[0], axis=0)
+        labels[:, self.movable] = moved
+        return labels
 
     def fixed(self, labels: np.ndarray) -> Draw:
         return Draw(labels, vectors=self.vectors, rows=self.groups.rows[None, :], neighbors=self.neighbors)
 
     def arrangements(self) -> int:
-        """Number of distinct labellings: n! / prod(n_g!)."""
-        count = math.factorial(self.groups.labels.size)
-        for size in self.groups.sizes:
+        """Number of distinct labellings of the movable positions: m! / prod(m_g!)."""
+        _, counts = np.unique(self.labels[self.movable], return_counts=True)
+        count = math.factorial(self.movable.size)
+        for size in counts.tolist():
             count //= math.factorial(size)
         return count
+
+    def all_arrangements(self) -> np.ndarray:
+        """Every distinct labelling, the observed one first."""
+        return self._place(all_labelings(self.labels[self.movable]))
 
 
 def all_labelings(labels: np.ndarray) -> np.ndarray:

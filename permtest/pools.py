@@ -4,9 +4,13 @@
 letter, at least two of them, so no ``##`` pieces, punctuation, digits, special
 tokens or single letters. ``pool: all`` keeps every row; a list keeps those words.
 ``pool_size: N`` keeps the N most frequent (the first N rows when the source has no
-ranks). ``match: frequency`` splits the pool into equal-count frequency bands and
-draws each replacement from its word's band, for claims whose words are all common
-(or all rare): random words of another frequency make a lenient null.
+ranks). ``match: frequency`` splits the pool into frequency bands and draws each
+replacement from its word's band: frequent words are more similar to each other
+than to rare ones (in GloVe, 8 random words from the top 5,000 beat random pool
+words at p < 0.001), so an unmatched pool makes a lenient null for claims about
+common words. Bands are doublings of frequency rank (ranks r to 2r), since word
+frequency falls off as a power of rank; the top band is widened to at least
+``MIN_BAND`` words.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from .wordgroups import WordGroups
 
 POOLS = ("words", "all")
 MATCHES = ("none", "frequency")
-DEFAULT_BANDS = 10
+MIN_BAND = 200  # words in the smallest band: enough to draw from, few enough to match
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,24 @@ class Pool:
             )
 
 
+def _doubling_bands(ranks: np.ndarray) -> np.ndarray:
+    """Cut points into rank-sorted pool words: each band spans ranks r to 2r (and at
+    least MIN_BAND words); a last band too small to stand alone joins the one before."""
+    cuts = [0]
+    while cuts[-1] < ranks.size:
+        start = cuts[-1]
+        end = max(start + MIN_BAND, int(np.searchsorted(ranks, 2 * ranks[start] + 1, side="left")))
+        cuts.append(min(end, ranks.size))
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < MIN_BAND:
+        del cuts[-2]
+    return np.array(cuts, dtype=np.int64)
+
+
 def is_whole_word(token: str) -> bool:
     return len(token) >= 2 and token.isalpha()
 
 
-def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", bands: int = DEFAULT_BANDS,
-              where: str = "") -> Pool:
+def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", where: str = "") -> Pool:
     if match not in MATCHES:
         raise PermtestError(f"{where}{one_of('match', match, MATCHES)}")
     if isinstance(pool, str):
@@ -90,9 +106,8 @@ def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", bands
     if match == "frequency":
         if emb.ranks is None:
             raise PermtestError(f"{where}match: frequency needs a source with frequency ranks; {emb.name} has none")
-        count = min(bands, rows.size)
-        cuts = np.linspace(0, rows.size, count + 1).round().astype(np.int64)
+        cuts = _doubling_bands(emb.ranks[rows])
         return Pool(rows, cuts[:-1], np.diff(cuts), emb.ranks[rows[cuts[:-1]]], emb.ranks,
-                    description + f", {count} frequency bands")
+                    description + f", {cuts.size - 1} frequency bands")
     return Pool(rows, np.zeros(1, dtype=np.int64), np.array([rows.size]), np.zeros(1, dtype=np.int64), None,
                 description)

@@ -115,3 +115,72 @@ def neighbor_fraction(
     chosen = np.ones_like(labels, dtype=bool) if query is None else labels == query
     chosen = np.broadcast_to(chosen, fraction.shape)
     return (fraction * chosen).sum(axis=1) / chosen.sum(axis=1)
+
+
+def associations(cos: np.ndarray, attribute_a: np.ndarray, attribute_b: np.ndarray) -> np.ndarray:
+    """WEAT's s(w, A, B) for every word: mean cosine with the words of A minus mean
+    cosine with the words of B. ``attribute_a/b``: boolean masks over the words
+    (attributes never move under a permutation). Shape ``(B, n)``."""
+    a = attribute_a.astype(np.float64)
+    b = attribute_b.astype(np.float64)
+    return cos @ (a / a.sum()) - cos @ (b / b.sum())
+
+
+def weat(cos: np.ndarray, labels: np.ndarray, attribute_a: np.ndarray, attribute_b: np.ndarray,
+         target_x: int, target_y: int) -> tuple[np.ndarray, np.ndarray]:
+    """WEAT (Caliskan, Bryson & Narayanan 2017, Science 356:183) for a batch.
+
+    Returns ``(effect_size, statistic)``: the test statistic
+    S = sum_{x in X} s(x,A,B) - sum_{y in Y} s(y,A,B), and the effect size
+    d = (mean_X s - mean_Y s) / sd_{X u Y} s with the sample SD (ddof = 1), as in the
+    paper's definition (some libraries use the population SD and overstate d).
+    Target sets come from ``labels`` (``target_x``/``target_y`` group indices), so
+    the ``labels`` null can repartition X u Y.
+    """
+    s = associations(cos, attribute_a, attribute_b)
+    labels = np.atleast_2d(labels)
+    in_x = (labels == target_x).astype(np.float64)
+    in_y = (labels == target_y).astype(np.float64)
+    sum_x, sum_y = (s * in_x).sum(axis=1), (s * in_y).sum(axis=1)
+    n_x, n_y = in_x.sum(axis=1), in_y.sum(axis=1)
+    targets = in_x + in_y
+    n = n_x + n_y
+    mean = (sum_x + sum_y) / n
+    sd = np.sqrt((((s - mean[:, None]) ** 2) * targets).sum(axis=1) / (n - 1))
+    return (sum_x / n_x - sum_y / n_y) / sd, sum_x - sum_y
+
+
+def upper_triangle(square: np.ndarray) -> np.ndarray:
+    """``(B, n, n)`` -> ``(B, n(n-1)/2)``: the entries above the diagonal, row by row."""
+    i, j = np.triu_indices(square.shape[-1], k=1)
+    return square[..., i, j]
+
+
+def rank_rows(values: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis, ties getting their average rank (as Spearman's
+    correlation needs)."""
+    from scipy.stats import rankdata
+
+    return rankdata(values, axis=-1)
+
+
+def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation along the last axis (broadcast over the batch)."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    return (x * y).sum(axis=-1) / np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
+
+
+def rsa(cos: np.ndarray, model_ranks: np.ndarray) -> np.ndarray:
+    """Spearman correlation between the words' cosine distances (1 - cos, upper
+    triangle) and a model dissimilarity, given as ranks of its upper triangle
+    (``(B or 1, n(n-1)/2)``). Correlating ranks is Spearman's rho."""
+    distance_ranks = rank_rows(upper_triangle(1.0 - cos))
+    return pearson_rows(distance_ranks, model_ranks)
+
+
+def membership_model(labels: np.ndarray) -> np.ndarray:
+    """Model dissimilarity of group membership: 0 within a group, 1 between
+    groups; upper triangle, ``(B, n(n-1)/2)``."""
+    labels = np.atleast_2d(labels)
+    return upper_triangle((labels[:, :, None] != labels[:, None, :]).astype(np.float64))

@@ -1,0 +1,513 @@
+"""Reports of a :class:`~permtest.runner.ConfigRun`: terminal table, files for papers, JUnit XML.
+
+Reports only format what a run holds; no statistic, p-value or verdict is
+recomputed here. Files are written atomically as a set: each goes to a hidden
+temporary name in the output folder and all are renamed into place only once every
+one is complete, so a failed or interrupted run (Ctrl-C included) leaves neither a
+half-written file nor a mix of new and stale reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import threading
+import zlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from ._version import __version__
+from .errors import PermtestError
+from .runner import COLUMNS, ConfigRun, Outcome
+
+LENIENT_NOTE = ("shuffle alone is a lenient null (any real words beat it); "
+                "read it beside tokens, which keeps the geometry and only changes the words.")
+SHA_PREFIX = 12  # hex digits of a sha256 shown to people; the JSON keeps all 64
+
+
+# ---------------------------------------------------------------- numbers as text
+
+def p_text(p: float, exact_small: bool = False) -> str:
+    """A p-value in at most 6 characters: ``<1e-4``, ``0.0031``, ``0.042``, ``0.42``
+    (``exact_small``: ``5.0e-05`` instead of ``<1e-4``, for papers)."""
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    if p < 1e-4:
+        return f"{p:.1e}" if exact_small else "<1e-4"
+    if p >= 0.1:
+        return f"{p:.2f}"
+    return f"{p:#.2g}"  # '#' keeps the trailing zero of 0.0060: two digits, always
+
+
+def _num(value: float, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def _source(run: ConfigRun) -> tuple[str, str]:
+    """Source name and matrix sha256: the provenance's, else the results' own."""
+    source = run.provenance.get("source") or {}
+    first = run.outcomes[0].result if run.outcomes else None
+    name = source.get("name") or (first.source if first else str(run.config.source))
+    sha = source.get("matrix_sha256") or (first.source_sha256 if first else "")
+    return name, sha
+
+
+def _by_claim(run: ConfigRun) -> dict[str, dict[str, Outcome]]:
+    claims: dict[str, dict[str, Outcome]] = {}
+    for outcome in run.outcomes:
+        claims.setdefault(outcome.claim, {})[outcome.null] = outcome
+    return claims
+
+
+def _verdict(outcomes: Iterable[Outcome]) -> str:
+    """``pass``, ``FAIL: <nulls that missed>``, or ``""`` for a claim that is not gated."""
+    outcomes = list(outcomes)
+    missed = [o.null for o in outcomes if o.passed is False]
+    if missed:
+        return "FAIL: " + ", ".join(missed)
+    return "pass" if any(o.passed for o in outcomes) else ""
+
+
+# ---------------------------------------------------------------- terminal
+
+_ANSI = {"significant": "\033[1m", "pass": "\033[32m", "fail": "\033[1;31m", "reset": "\033[0m"}
+
+
+def terminal_table(run: ConfigRun, verbose: bool = False, color: bool = False) -> str:
+    """The run as plain text: one row per claim, one column per null with the
+    adjusted p-value (``*`` when significant, ``-`` where the claim does not run
+    that null), and a verdict column when the run is gated. ``verbose`` adds each
+    test's observed value, null mean and sd, z, raw p with its interval and time;
+    ``color`` adds ANSI colour (never on by default: output is often piped)."""
+    # The config's order; a null only an outcome names (a hand-built run) goes last.
+    nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
+    claims = _by_claim(run)
+    head = ["claim", "statistic", "observed", *nulls] + (["verdict"] if run.gated else [])
+    body = [_terminal_row(outcomes, nulls, run.gated) for outcomes in claims.values()]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    right = set(range(2, 3 + len(nulls)))  # numbers line up on the right
+
+    def line(cells: list[str], paint: bool) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            padded = cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            if i == len(cells) - 1:
+                padded = padded.rstrip()  # no trailing blanks, coloured or not
+            out.append(_paint(padded, cell) if paint and color else padded)
+        return "  ".join(out).rstrip()
+
+    lines = _terminal_header(run)
+    lines.append(line(head, False))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [line(row, True) for row in body]
+    lines.append(f"cells: adjusted p ({_correction_words(run.config.correction)}); "
+                 f"* significant at alpha {run.config.alpha:g}; - null not run for this claim")
+    if "shuffle" in nulls:
+        lines.append("note: " + LENIENT_NOTE)
+    if verbose:
+        lines += ["", *(_terminal_detail(o) for o in run.outcomes)]
+    lines += [f"warning: {w}" for w in run.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _terminal_header(run: ConfigRun) -> list[str]:
+    config = run.config
+    name, sha = _source(run)
+    return [
+        f"{config.name} ({config.path})",
+        f"source {name} (matrix sha256 {sha[:SHA_PREFIX]}), {config.permutations} permutations, seed "
+        f"{config.seed}, correction {config.correction}, alpha {config.alpha:g}",
+        "",
+    ]
+
+
+def _terminal_row(outcomes: dict[str, Outcome], nulls: list[str], gated: bool) -> list[str]:
+    first = next(iter(outcomes.values()))
+    # The observed value does not depend on the null: one column serves them all.
+    cells = [first.claim, first.statistic, _num(first.result.observed)]
+    for null in nulls:
+        outcome = outcomes.get(null)
+        # A trailing blank where the mark would go keeps the digits aligned.
+        cells.append("-" if outcome is None else p_text(outcome.p_adjusted) + ("*" if outcome.significant else " "))
+    if gated:
+        cells.append(_verdict(outcomes.values()))
+    return cells
+
+
+def _paint(padded: str, cell: str) -> str:
+    if cell.startswith("FAIL"):
+        code = _ANSI["fail"]
+    elif cell == "pass":
+        code = _ANSI["pass"]
+    elif cell.endswith("*"):
+        code = _ANSI["significant"]
+    else:
+        return padded
+    return f"{code}{padded}{_ANSI['reset']}"
+
+
+def _terminal_detail(o: Outcome) -> str:
+    r = o.result
+    how = "exact, all arrangements" if r.exact else f"95% CI {_num(r.p_low, 2)}-{_num(r.p_high, 2)}"
+    return (f"  {o.claim} [{o.null}]: observed {_num(r.observed)}, null {_num(r.null_mean)} +- {_num(r.null_sd)}, "
+            f"z {_num(r.z, 3)}, p {_num(r.p_value, 2)} ({how}; {r.exceedances}/{r.permutations} as extreme), "
+            f"adjusted {_num(o.p_adjusted, 2)}, {r.seconds:.2f} s")
+
+
+def _correction_words(correction: str) -> str:
+    if correction == "none":
+        return "no multiple-comparison correction"
+    return f"{correction} across claims, per null"
+
+
+# ---------------------------------------------------------------- report files
+
+def write_reports(run: ConfigRun, out_dir) -> list[Path]:
+    """Write ``<name>.csv``, ``<name>.json``, ``<name>.md`` and one
+    ``<name>-<claim>-<null>.png`` per test into ``out_dir`` (created if missing),
+    all or nothing. Returns the paths written. An unusable folder raises
+    :class:`PermtestError` naming it."""
+    folder = Path(out_dir)
+    name = run.config.name
+    writers: list[tuple[str, Callable[[Path], None]]] = [
+        (f"{name}.csv", lambda path: _write_csv(run, path)),
+        (f"{name}.json", lambda path: _write_text(path, report_json(run))),
+        (f"{name}.md", lambda path: _write_text(path, report_markdown(run))),
+    ]
+    for outcome, file_name in zip(run.outcomes, plot_names(run)):
+        writers.append((file_name, lambda path, o=outcome: plots.null_histogram(o, name, path)))
+    return _write_atomically(folder, "--out", writers)
+
+
+def plot_names(run: ConfigRun) -> list[str]:
+    """``<name>-<claim>-<null>.png`` for each outcome, made file-name-safe. Two
+    claims that only differ in unsafe characters get a short hash to stay apart."""
+    names = [_safe(f"{run.config.name}-{o.claim}-{o.null}") for o in run.outcomes]
+    clashes = {n for n in names if names.count(n) > 1}
+    out = []
+    for outcome, base in zip(run.outcomes, names):
+        if base in clashes:
+            base += "-" + format(_crc(f"{outcome.claim}\0{outcome.null}"), "08x")
+        out.append(base + ".png")
+    return out
+
+
+def _safe(text: str) -> str:
+    # Word characters, '.', '+' and '-' are safe on every file system; a leading
+    # dot would hide the file.
+    return re.sub(r"[^\w.+-]+", "_", text).lstrip(".") or "_"
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+def _write_csv(run: ConfigRun, path: Path) -> None:
+    table = run.table
+    # pandas writes floats with repr(), which round-trips: full precision.
+    table.to_csv(path, index=False, columns=list(COLUMNS), lineterminator="\n", encoding="utf-8")
+
+
+def report_json(run: ConfigRun) -> str:
+    """Provenance, rows, warnings and total seconds as strict JSON: NaN becomes
+    ``null``, infinities the strings ``"inf"``/``"-inf"``, numpy values plain ones."""
+    rows = []
+    for outcome in run.outcomes:
+        row = outcome.row(run.config)
+        # The CSV writes "" for "not gated"; JSON can say it with null.
+        row["expect"], row["passed"] = outcome.expect, outcome.passed
+        rows.append(row)
+    document = {**run.provenance, "rows": rows, "warnings": list(run.warnings), "seconds": run.seconds}
+    return json.dumps(_plain(document), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def _plain(value):
+    """``value`` with only JSON types inside (dict keys as strings)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        items = value.tolist() if isinstance(value, np.ndarray) else list(value)
+        return [_plain(v) for v in items]
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)  # paths and the like
+
+
+# ---------------------------------------------------------------- Markdown
+
+_MD_COLUMNS = ("claim", "statistic", "null", "observed", "null mean ± sd", "z", "p [95% CI]", "adjusted p",
+               "significant", "expected", "verdict")
+_MD_NUMERIC = {"observed", "null mean ± sd", "z", "p [95% CI]", "adjusted p"}  # right-aligned
+
+
+def report_markdown(run: ConfigRun) -> str:
+    """A Markdown section for a paper's appendix: settings, one row per claim and
+    null, and how p was computed."""
+    lines = _markdown_header(run)
+    lines.append("| " + " | ".join(_MD_COLUMNS) + " |")
+    lines.append("|" + "|".join("--:" if c in _MD_NUMERIC else "---" for c in _MD_COLUMNS) + "|")
+    lines += ["| " + " | ".join(_md_escape(c) for c in _markdown_row(o)) + " |" for o in run.outcomes]
+    lines += ["", _markdown_method(run)]
+    if "shuffle" in run.config.nulls:
+        lines += ["", "Note: " + LENIENT_NOTE]
+    if run.warnings:
+        lines += ["", "**Warnings**", "", *(f"- {w}" for w in run.warnings)]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_header(run: ConfigRun) -> list[str]:
+    config = run.config
+    name, sha = _source(run)
+    shape = (run.provenance.get("source") or {}).get("shape")
+    size = f", {shape[0]} × {shape[1]}" if shape and len(shape) == 2 else ""
+    alternatives = sorted({o.result.alternative for o in run.outcomes})
+    return [
+        f"## permtest: {config.name}",
+        "",
+        f"- **Config:** `{Path(config.path).name}` (sha256 `{config.sha256[:SHA_PREFIX]}`)",
+        f"- **Source:** {name}{size} (matrix sha256 `{sha[:SHA_PREFIX]}`)",
+        f"- **Seed:** {config.seed}; **permutations:** {config.permutations}; "
+        f"**correction:** {_correction_words(config.correction)}; **alpha:** {config.alpha:g}; "
+        f"**alternative:** {', '.join(alternatives)}",
+        f"- **permtest** {run.provenance.get('versions', {}).get('permtest', __version__)}; "
+        f"full provenance in `{config.name}.json`",
+        "",
+    ]
+
+
+def _markdown_row(o: Outcome) -> list[str]:
+    r = o.result
+    interval = "exact" if r.exact else f"[{_num(r.p_low, 2)}, {_num(r.p_high, 2)}]"
+    expected = (o.expect or "—").replace("-", " ")
+    verdict = "—" if o.passed is None else ("pass" if o.passed else "**FAIL**")
+    return [o.claim, o.statistic, o.null, _num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}",
+            _num(r.z, 3), f"{p_text(r.p_value, True)} {interval}", p_text(o.p_adjusted, True),
+            "yes" if o.significant else "no", expected, verdict]
+
+
+def _md_escape(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown_method(run: ConfigRun) -> str:
+    """How the numbers in the table were computed, in the words a methods section uses."""
+    config = run.config
+    sampled = [o for o in run.outcomes if not o.result.exact]
+    parts = []
+    if sampled:
+        counts = sorted({o.result.permutations for o in sampled})
+        parts.append(
+            f"p = (1 + b) / (1 + m), with m = {', '.join(map(str, counts))} random permutations and b of them "
+            "at least as extreme as the observed value (ties count as extreme), so p is never 0 "
+            "(Phipson & Smyth 2010); the bracket is a 95% Clopper-Pearson interval for the p-value "
+            "infinitely many permutations would give.")
+    if len(sampled) < len(run.outcomes):
+        parts.append("Rows marked exact enumerate all m distinct arrangements, the observed one among "
+                     "them, and report p = b / m with no Monte Carlo error.")
+    if any(o.result.alternative == "two-sided" for o in run.outcomes):
+        parts.append("Two-sided p doubles the smaller one-sided p, capped at 1.")
+    parts.append("z = (observed − null mean) / null sd.")
+    if config.correction == "none":
+        parts.append(f"No multiple-comparison correction; significant means p ≤ {config.alpha:g}.")
+    else:
+        parts.append(f"Adjusted p applies the {config.correction} correction across the claims of this config, "
+                     f"separately for each null; significant means adjusted p ≤ {config.alpha:g}.")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------- JUnit XML
+
+# XML 1.0 forbids most control characters even when escaped; a claim name from
+# YAML could hold one.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text) -> str:
+    return _XML_INVALID.sub("?", str(text))
+
+
+def junit_xml(runs: list[ConfigRun]) -> str:
+    """JUnit XML for CI: a ``<testsuite>`` per config, a ``<testcase>`` per claim
+    and null, a ``<failure>`` for each test that missed its expectation."""
+    root = ET.Element("testsuites", name="permtest")
+    for run in runs:
+        root.append(_testsuite(run))
+    root.set("tests", str(sum(len(run.outcomes) for run in runs)))
+    root.set("failures", str(sum(len(run.failures) for run in runs)))
+    root.set("errors", "0")
+    root.set("time", f"{sum(run.seconds for run in runs):.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _testsuite(run: ConfigRun) -> ET.Element:
+    config = run.config
+    suite = ET.Element("testsuite", name=_x(config.name), tests=str(len(run.outcomes)),
+                       failures=str(len(run.failures)), errors="0", skipped="0", time=f"{run.seconds:.3f}")
+    properties = ET.SubElement(suite, "properties")
+    name, sha = _source(run)
+    for key, value in (("config", config.path), ("config_sha256", config.sha256), ("source", name),
+                       ("source_sha256", sha), ("seed", config.seed), ("permutations", config.permutations),
+                       ("correction", config.correction), ("alpha", config.alpha)):
+        ET.SubElement(properties, "property", name=key, value=_x(value))
+    for outcome in run.outcomes:
+        suite.append(_testcase(config, outcome))
+    return suite
+
+
+def _testcase(config, o: Outcome) -> ET.Element:
+    case = ET.Element("testcase", classname=_x(config.name), name=_x(f"{o.claim} [{o.null}]"),
+                      time=f"{o.result.seconds:.3f}")
+    found = _found(config, o)
+    if o.passed is False:
+        failure = ET.SubElement(case, "failure", type="ExpectationMissed",
+                                message=_x(f"expected {o.expect} under null '{o.null}'; {found}"))
+        failure.text = _x(_testcase_detail(o))
+    elif o.passed is None:
+        ET.SubElement(case, "system-out").text = _x(f"reported, not gated: {found}")
+    else:
+        ET.SubElement(case, "system-out").text = _x(f"expected {o.expect}: {found}")
+    return case
+
+
+def _found(config, o: Outcome) -> str:
+    relation = "<=" if o.significant else ">"
+    verdict = "significant" if o.significant else "not significant"
+    return (f"found adjusted p = {o.p_adjusted:.4g} {relation} alpha {config.alpha:g} ({verdict}; "
+            f"p = {o.result.p_value:.4g}, {config.correction} correction)")
+
+
+def _testcase_detail(o: Outcome) -> str:
+    r = o.result
+    return (f"statistic {o.statistic}: observed {_num(r.observed)}, null mean {_num(r.null_mean)} "
+            f"sd {_num(r.null_sd)}, z {_num(r.z, 3)}; {r.exceedances} of {r.permutations} "
+            f"{'arrangements' if r.exact else 'permutations'} at least as extreme")
+
+
+def write_junit(runs: list[ConfigRun], path) -> Path:
+    """Write :func:`junit_xml` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    text = junit_xml(runs)
+    written = _write_atomically(path.parent, "--junit", [(path.name, lambda tmp: _write_text(tmp, text))],
+                                shown=path)
+    return written[0]
+
+
+# ---------------------------------------------------------------- atomic writing
+
+def _write_atomically(folder: Path, flag: str, writers: list[tuple[str, Callable[[Path], None]]],
+                      shown: Path | None = None) -> list[Path]:
+    """Call each writer on a hidden temporary file in ``folder``, then rename all of
+    them to their final names. Nothing is renamed unless every writer finished;
+    on any error or interrupt the temporary files are removed and the final names
+    are untouched. OS errors become one-line PermtestErrors naming ``flag`` and the
+    folder (or ``shown``)."""
+    where = f"{flag} {shown if shown is not None else folder}"
+    _make_folder(folder, where)
+    token = secrets.token_hex(4)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for final_name, write in writers:
+            # Temporary names start with '.' and sit in the same folder, so the
+            # rename is atomic (same file system) and a listing never shows them.
+            temporary = folder / f".{final_name}.{token}.tmp"
+            staged.append((temporary, folder / final_name))
+            write(temporary)
+        with _interrupts_held():
+            for temporary, final in staged:
+                os.replace(temporary, final)
+    except OSError as exc:
+        _discard(staged)
+        raise PermtestError(f"{where}: cannot write there ({_reason(exc)})") from None
+    except BaseException:
+        _discard(staged)
+        raise
+    return [final for _, final in staged]
+
+
+def check_writable(path, flag: str = "--out") -> None:
+    """Fail before a long run rather than after it: ``path`` (or, if it does not
+    exist yet, its nearest existing parent) must be a folder this process may write
+    in. Creates nothing."""
+    folder = Path(path)
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    where = f"{flag} {folder}"
+    if not probe.is_dir():
+        raise PermtestError(f"{where}: cannot write there ({probe} is not a folder)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermtestError(f"{where}: cannot write there (Permission denied)")
+
+
+def _make_folder(folder: Path, where: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PermtestError(f"{where}: cannot write there (it exists and is not a folder)") from None
+    except OSError as exc:
+        raise PermtestError(f"{where}: cannot write there ({_reason(exc)})") from None
+    if not folder.is_dir():  # a symlink to a file slips past exist_ok
+        raise PermtestError(f"{where}: cannot write there (it exists and is not a folder)")
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _discard(staged: list[tuple[Path, Path]]) -> None:
+    for temporary, _ in staged:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass  # the original error is the one worth reporting
+
+
+@contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C while the renames run and deliver it afterwards: the renames are
+    the commit, and stopping halfway would mix new reports with stale ones.
+    Signal handlers can only be set from the main thread; elsewhere this does
+    nothing (the window is a few renames)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        if callable(previous):
+            previous(*caught[0])
+        elif previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
