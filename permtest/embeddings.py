@@ -121,7 +121,24 @@ class Embeddings:
         return None
 
     def suggestions(self, word: str, n: int = 3) -> list[str]:
+        """Likely intended words: one edit away (a transposed, missing, extra or
+        wrong letter), most frequent first; else difflib's closest spellings."""
+        near = [w for w in _one_edit(word) if w in self.index]
+        if near:
+            rank = (lambda w: self.ranks[self.index[w]]) if self.ranks is not None else self.index.get
+            return sorted(near, key=rank)[:n]
         return close_matches(word, self.vocab, n=n)
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string one edit from ``word`` (Damerau: transpositions count as one)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
+    inserts = {a + c + b for a, b in splits for c in letters}
+    return (deletes | transposes | replaces | inserts) - {word}
 
 
 def check_rows(array: np.ndarray, vocab: Sequence[str], name: str) -> None:

@@ -1,0 +1,211 @@
+"""The command line: exit codes, messages on bad input (one line, no traceback,
+nothing written), reports, the gate and its JUnit file, interrupts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from permtest.cli import main
+from permtest.runner import COLUMNS
+
+SMALL = """\
+version: 1
+name: small
+source: glove
+permutations: 300
+nulls: [tokens, shuffle]
+match: frequency
+claims:
+  - name: numbers
+    statistic: coherence
+    groups:
+      numbers: [two, three, four, five, six]
+    expect: significant
+  - name: numbers-vs-colors
+    statistic: separation
+    groups:
+      numbers: [two, three, four, five]
+      colors: [red, green, blue, yellow]
+    nulls: [labels]
+    expect: significant
+"""
+
+
+def write(folder: Path, text: str, name: str = "small.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_cli(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_writes_the_contract_reports(tmp_path, capsys):
+    out_dir = tmp_path / "reports"
+    code, out, err = run_cli(["run", write(tmp_path, SMALL), "--out", out_dir, "-j", "1"], capsys)
+    assert code == 0, err
+    table = pd.read_csv(out_dir / "small.csv")
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == 3 and set(table["null"]) == {"tokens", "shuffle", "labels"}
+    provenance = json.loads((out_dir / "small.json").read_text())
+    assert provenance["config"]["sha256"] and provenance["source"]["matrix_sha256"] and provenance["seed"] == 0
+    assert (out_dir / "small.md").exists() and len(list(out_dir.glob("small-*.png"))) == 3
+    assert "numbers-vs-colors" in out and "verdict" in out
+
+
+def test_flags_override_the_file(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run_cli(["run", write(tmp_path, SMALL), "--out", out_dir, "-n", "120", "--seed", "5", "--quiet"],
+                           capsys)
+    assert code == 0, err
+    table = pd.read_csv(out_dir / "small.csv")
+    assert set(table["permutations"]) <= {120, 70} and set(table["seed"]) == {5}  # labels: 8!/(4!4!) = 70
+
+
+def test_same_seed_same_csv_for_any_jobs(tmp_path, capsys):
+    for jobs, folder in (("1", "a"), ("2", "b")):
+        assert run_cli(["run", write(tmp_path, SMALL), "--out", tmp_path / folder, "-j", jobs, "--quiet"], capsys)[0] == 0
+    a, b = (pd.read_csv(tmp_path / f / "small.csv") for f in "ab")
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
+
+
+def test_gate_fails_on_a_wrong_expectation_with_exactly_that_junit_failure(tmp_path, capsys):
+    wrong = SMALL.replace("    nulls: [labels]\n    expect: significant", "    nulls: [labels]\n    expect: not-significant")
+    junit = tmp_path / "ci" / "junit.xml"
+    code, out, err = run_cli(["gate", write(tmp_path, wrong), "--out", tmp_path / "r", "--junit", junit], capsys)
+    assert code == 1, err
+    root = ET.parse(junit).getroot()
+    failures = [case.get("name") for case in root.iter("testcase") if case.find("failure") is not None]
+    assert failures == ["numbers-vs-colors [labels]"]
+    assert len(list(root.iter("testcase"))) == 3
+    assert "1 gated result(s) failed" in out
+
+
+def test_gate_passes(tmp_path, capsys):
+    code, out, _ = run_cli(["gate", write(tmp_path, SMALL), "--out", tmp_path / "r", "--quiet"], capsys)
+    assert code == 0 and "all gated results passed" in out
+
+
+def test_check_reads_vocabulary_without_running(tmp_path, capsys):
+    code, out, _ = run_cli(["check", write(tmp_path, SMALL)], capsys)
+    assert code == 0 and "ok (2 claims, 3 tests, source glove 400000 x 50)" in out
+    assert not (tmp_path / "reports").exists()
+
+
+BAD_INPUT = [
+    ("malformed YAML", SMALL.replace("  - name: numbers\n", "  - name: numbers\n   bad: [\n"), r"line \d+"),
+    ("root not a mapping", "[1, 2]\n", "the file must hold a mapping"),
+    ("unknown key", SMALL.replace("permutations: 300", "permutatons: 300"), "key 'permutatons': unknown key; did you mean 'permutations'?"),
+    ("wrong type", SMALL.replace("permutations: 300", "permutations: many"), "key 'permutations': must be an integer >= 1"),
+    ("python tag", "!!python/object/apply:os.system ['true']\n", "is not allowed"),
+    ("no version", SMALL.replace("version: 1\n", ""), "key 'version': missing"),
+    ("bad version", SMALL.replace("version: 1", "version: 9"), "unsupported version 9"),
+    ("no claims", SMALL.split("claims:")[0] + "claims: []\n", "key 'claims': must be a non-empty list"),
+    ("empty group", SMALL.replace("[two, three, four, five, six]", "[]"), "claim 'numbers': key 'groups.numbers': is empty"),
+    ("one-word group", SMALL.replace("[two, three, four, five, six]", "[two]"), "group 'numbers' has one word"),
+    ("duplicate word", SMALL.replace("[two, three, four, five, six]", "[two, three, two]"), "'two' appears twice"),
+    ("missing word", SMALL.replace("[two, three, four, five, six]", "[two, three, fuor]"),
+     "claim 'numbers': group 'numbers': 'fuor' is not in the vocabulary of glove; did you mean 'for' or 'four'"),
+    ("unknown statistic", SMALL.replace("statistic: coherence", "statistic: cohesion"), "unknown statistic 'cohesion'"),
+    ("unknown null", SMALL.replace("nulls: [tokens, shuffle]", "nulls: [tokens, shufle]"), "unknown null 'shufle'"),
+    ("null cannot apply", SMALL.replace("nulls: [tokens, shuffle]", "nulls: [labels]"), "the labels null permutes group membership"),
+    ("permutations < 1", SMALL.replace("permutations: 300", "permutations: 0"), "key 'permutations': must be an integer >= 1; got 0"),
+    ("alpha outside (0,1)", SMALL.replace("permutations: 300", "permutations: 300\nalpha: 1"), "key 'alpha': must be a number strictly between 0 and 1"),
+    ("unknown correction", SMALL.replace("permutations: 300", "permutations: 300\ncorrection: bh"), "key 'correction': must be one of"),
+]
+
+
+@pytest.mark.parametrize("case,text,message", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case, text, message):
+    out_dir = tmp_path / "reports"
+    code, out, err = run_cli(["run", write(tmp_path, text), "--out", out_dir], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("error: ") and "small.yaml" in line for line in lines), err
+    assert any(message in line or __import__("re").search(message, line) for line in lines), err
+    assert "Traceback" not in err and not out_dir.exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["-n", "0"], "-n/--permutations must be an integer >= 1; got 0"),
+    (["--seed", "-1"], "--seed must be an integer >= 0; got -1"),
+    (["-j", "0"], "n_jobs must be a non-zero integer (-1 = every core); got 0"),
+])
+def test_bad_flags(tmp_path, capsys, flags, message):
+    code, _, err = run_cli(["run", write(tmp_path, SMALL), "--out", tmp_path / "r", *flags], capsys)
+    assert code == 2 and message in err and not (tmp_path / "r").exists()
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    code, _, err = run_cli(["run", write(tmp_path, SMALL), "--out", blocker / "reports"], capsys)
+    assert code == 2 and f"--out {blocker / 'reports'}: cannot write there" in err
+    code, _, err = run_cli(["gate", write(tmp_path, SMALL), "--out", tmp_path / "r", "--junit", blocker / "j.xml"], capsys)
+    assert code == 2 and "--junit" in err and not (tmp_path / "r").exists()
+
+
+def test_two_configs_with_one_name(tmp_path, capsys):
+    a = write(tmp_path, SMALL, "a.yaml")
+    b = write(tmp_path, SMALL, "b.yaml")
+    code, _, err = run_cli(["run", a, b, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "two configs are named 'small'" in err
+
+
+def test_every_bad_config_is_reported(tmp_path, capsys):
+    a = write(tmp_path, SMALL.replace("version: 1", "version: 2"), "a.yaml")
+    b = write(tmp_path, SMALL.replace("alpha", "x").replace("permutations: 300", "permutations: -5"), "b.yaml")
+    code, _, err = run_cli(["check", a, b], capsys)
+    assert code == 2 and "a.yaml: key 'version'" in err and "b.yaml: key 'permutations'" in err
+
+
+def test_sources_lists_the_embedded_ones(capsys):
+    code, out, _ = run_cli(["sources"], capsys)
+    assert code == 0 and "glove" in out and "minilm" in out
+
+
+def test_neighbors_of_purple(capsys, minilm):
+    code, out, _ = run_cli(["neighbors", "purple", "--source", "minilm", "--sample", "200"], capsys)
+    real = [line.split()[1] for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert code == 0 and "pink" in real
+    assert "shuffle null" in out and "95% of words have a nearest neighbour at cosine" in out
+
+
+def test_neighbors_bad_word(capsys, minilm):
+    code, _, err = run_cli(["neighbors", "purpel", "--source", "minilm"], capsys)
+    assert code == 2 and "'purpel' is not in the vocabulary of minilm; did you mean 'purple'" in err
+
+
+def test_bench_json_has_the_contract_keys(capsys):
+    code, out, _ = run_cli(["bench", "--json", "-n", "1000", "--repeats", "1"], capsys)
+    result = json.loads(out)
+    for key in ("seed_loop_s_per_perm", "engine_s_per_perm", "speedup", "engine_perms_per_s", "cores"):
+        assert key in result
+    assert result["speedup"] == pytest.approx(result["seed_loop_s_per_perm"] / result["engine_s_per_perm"])
+
+
+def test_console_script_and_sigint_exit_130_without_reports(tmp_path):
+    long = SMALL.replace("permutations: 300", "permutations: 5000000").replace("nulls: [tokens, shuffle]", "nulls: [shuffle]")
+    config = write(tmp_path, long)
+    out_dir = tmp_path / "reports"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "permtest.cli", "run", str(config), "--out", str(out_dir), "-j", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out_dir.exists() or not any(out_dir.iterdir())
