@@ -132,7 +132,7 @@ def _check(args) -> int:
     configs = _load_configs(args.configs)
     problems = []
     for config in configs:
-        emb = load_source(config.source)
+        emb = load_source(config.source, words=config.words)
         tests = 0
         for claim in config.claims:
             for null in claim.nulls:
@@ -158,7 +158,7 @@ def _neighbors(args) -> int:
 
     if args.sample < 10:
         raise PermtestError(f"--sample must be at least 10; got {args.sample}")
-    emb = load_source(args.source)
+    emb = load_source(args.source, words=[args.word])
     print(format_neighborhood(neighborhood(emb, args.word, k=args.k, null=args.null, seed=args.seed,
                                            sample=args.sample)))
     return EXIT_OK

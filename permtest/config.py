@@ -79,6 +79,17 @@ class Config:
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
+    @property
+    def words(self) -> list[str]:
+        """Every word the claims read: a contextual source must hold them as rows."""
+        words: set[str] = set()
+        for claim in self.claims:
+            for members in claim.groups.values():
+                words.update(members)
+            if isinstance(claim.pool, list):
+                words.update(claim.pool)
+        return sorted(words)
+
     def with_overrides(self, permutations: int | None = None, seed: int | None = None) -> "Config":
         """Command-line flags win over the file."""
         changes = {}

@@ -176,7 +176,8 @@ def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np
     from .sources import load_source
 
     other = params["other"]
-    other_emb = other if isinstance(other, Embeddings) else load_source(other)
+    words = [w for members in groups.values() for w in members]
+    other_emb = other if isinstance(other, Embeddings) else load_source(other, words=words)
     other_groups = resolve(other_emb, groups, subwords, f"{where}params.other: ")
     matrix = preprocessed(other_emb, preprocess)
     return other_groups.pool(matrix[other_groups.piece_rows].astype(np.float64)[None])[0]

@@ -2,22 +2,52 @@
 
 Importing torch and transformers costs seconds, so nothing else imports this module
 at load time: ``permtest check`` on a GloVe config never pays for it.
+
+Offline, always. ``HF_HUB_OFFLINE=1`` is set before transformers is imported and
+every load passes ``local_files_only=True``: a model is a local folder or is already
+in the Hugging Face cache, and a name that is neither is a :class:`PermtestError`
+saying so, never a network traceback. ``trust_remote_code`` stays off unless the
+source sets it; weights load from safetensors when the folder has them.
+
+How claim words meet a tokenizer's vocabulary (the rule for every kind of
+tokenizer, recorded in ``Embeddings.spellings``, ``pieces`` and ``whole_words``):
+
+* WordPiece (BERT) and other vocabularies without a word-start mark: a word is
+  looked up as written; whole words are the entries of 2+ letters (no ``##``
+  pieces, no special tokens).
+* Byte-level BPE (GPT-2, RoBERTa, Llama 3): a vocabulary stores a word that follows
+  a space as ``"Ġword"`` (its UTF-8 bytes in GPT-2's printable byte alphabet, after
+  the space's ``Ġ``). A claim word is looked up first in that form, then as written,
+  because that is how the word reads inside a sentence. Whole words are the
+  ``Ġ`` entries whose rest is 2+ letters; a word's pieces are those of ``" word"``.
+* Metaspace/SentencePiece (T5, ALBERT, Llama 2): the same with ``"▁word"``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .embeddings import Embeddings
 from .errors import PermtestError
+from .pools import is_whole_word
+
+BATCH_SENTENCES = 64  # sentences per forward pass: small enough for any CPU, fine on a GPU
+
+
+def _offline() -> None:
+    # Never reach for the network: sources are local folders or the local cache.
+    # Set before huggingface_hub is first imported, which reads it once.
+    os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 def _transformers():
-    # Never reach for the network at run time: sources are local folders or caches.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _offline()
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import transformers
 
@@ -26,44 +56,381 @@ def _transformers():
     return transformers
 
 
+# ---------------------------------------------------------------- loading, offline
+
+
+@dataclass(frozen=True)
+class Location:
+    """A model as the loaders see it: what the user wrote, revision, and options."""
+
+    model: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+    name: str = "huggingface"
+
+    @property
+    def is_folder(self) -> bool:
+        return Path(self.model).expanduser().is_dir()
+
+    @property
+    def looks_like_path(self) -> bool:
+        """A hub name is ``name`` or ``org/name``; anything else was meant as a folder."""
+        return self.model.startswith((".", "/", "~")) or "\\" in self.model or self.model.count("/") > 1
+
+    @property
+    def path(self) -> str:
+        return str(Path(self.model).expanduser()) if self.is_folder else self.model
+
+    def kwargs(self) -> dict:
+        kwargs = {"trust_remote_code": self.trust_remote_code, "local_files_only": True}
+        if self.revision is not None:
+            kwargs["revision"] = self.revision
+        return kwargs
+
+
+def _cannot_load(where: Location, what: str, exc: Exception) -> PermtestError:
+    """One line for the user: why the model is not here, never a network traceback."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "trust_remote_code" in str(exc):
+        return PermtestError(f"{where.name}: model {where.model!r} needs its own code to load; set "
+                             "trust_remote_code: true in the source if you trust it")
+    if where.is_folder:
+        return PermtestError(f"{where.name}: cannot load the {what} from folder {where.path!r} ({first})")
+    if where.looks_like_path:
+        return PermtestError(f"{where.name}: no such model folder {where.model!r}")
+    return PermtestError(
+        f"{where.name}: model {where.model!r} is not available offline; it must be available locally, as a "
+        f"folder or in the Hugging Face cache (permtest never downloads) ({first})")
+
+
+def _load(where: Location, what: str, loader, **extra):
+    try:
+        return loader(where.path, **where.kwargs(), **extra)
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
+        raise _cannot_load(where, what, exc) from None
+
+
+def load_tokenizer(where: Location):
+    return _load(where, "tokenizer", _transformers().AutoTokenizer.from_pretrained)
+
+
+def load_config(where: Location):
+    return _load(where, "config", _transformers().AutoConfig.from_pretrained)
+
+
+def load_network(where: Location):
+    """The model's weights, from safetensors when the folder has them."""
+    safetensors = any(name.endswith(".safetensors") for name in os.listdir(model_folder(where)))
+    return _load(where, "model", _transformers().AutoModel.from_pretrained,
+                 use_safetensors=True if safetensors else None)
+
+
+def model_folder(where: Location) -> Path:
+    """The folder the model's files are in: the folder given, or the cached snapshot."""
+    if where.is_folder:
+        return Path(where.path).resolve()
+    _offline()
+    import huggingface_hub
+
+    try:
+        return Path(huggingface_hub.snapshot_download(where.model, revision=where.revision, local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError, HFValidationError (a malformed name), ...
+        raise _cannot_load(where, "model", exc) from None
+
+
+def fingerprint(where: Location) -> str:
+    """Changes when the model's files change (name, size, modification time): the
+    contextual cache is keyed by it, so replaced weights are never served stale."""
+    folder = model_folder(where)
+    entries = []
+    for item in sorted(folder.iterdir()):
+        if item.is_file():
+            stat = item.stat()
+            entries.append([item.name, stat.st_size, stat.st_mtime_ns])
+    return hashlib.sha256(json.dumps([str(folder), entries]).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- words and tokens
+
+
+def _byte_alphabet() -> dict[int, str]:
+    """GPT-2's reversible map from bytes to printable characters (the table in
+    OpenAI's ``encoder.py``): printable Latin-1 bytes stand for themselves, the rest
+    are shifted past 255, so the space (byte 32) becomes ``"Ġ"`` (U+0120)."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars = list(kept)
+    shifted = 0
+    for byte in range(256):
+        if byte not in kept:
+            kept.append(byte)
+            chars.append(256 + shifted)
+            shifted += 1
+    return {byte: chr(char) for byte, char in zip(kept, chars)}
+
+
+BYTE_TO_CHAR = _byte_alphabet()
+CHAR_TO_BYTE = {char: byte for byte, char in BYTE_TO_CHAR.items()}
+BYTE_LEVEL = "byte-level"
+
+
+def byte_encode(text: str) -> str:
+    """``" café"`` -> ``"ĠcafÃ©"``: how a byte-level vocabulary writes the text."""
+    return "".join(BYTE_TO_CHAR[b] for b in text.encode("utf-8"))
+
+
+def byte_decode(token: str) -> str | None:
+    """The text a byte-level token stands for; None for a token that is not whole
+    UTF-8 (a piece of a multi-byte character) or not in the byte alphabet."""
+    try:
+        return bytes(CHAR_TO_BYTE[c] for c in token).decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return None
+
+
+def word_start(tokenizer) -> str | None:
+    """``"byte-level"``, the Metaspace mark (``"▁"``), or None (words as written),
+    read from the fast tokenizer's pre-tokenizer."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if pre is None:
+        return None
+    stack = [json.loads(pre.__getstate__())]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "ByteLevel":
+            return BYTE_LEVEL
+        if node.get("type") == "Metaspace":
+            return node.get("replacement", "▁")
+        stack.extend(node.get("pretokenizers", []))
+    return None
+
+
+class Spellings:
+    """Word -> the vocabulary entries that stand for it, most preferred first
+    (picklable, for ``Embeddings.spellings``)."""
+
+    def __init__(self, start: str):
+        self.start = start
+
+    def __call__(self, word: str) -> tuple[str, ...]:
+        if self.start == BYTE_LEVEL:
+            forms = (byte_encode(" " + word), byte_encode(word), word)
+        else:
+            forms = (self.start + word, word)
+        return tuple(dict.fromkeys(forms))
+
+
+class Pieces:
+    """Word -> the tokenizer's pieces for it as it reads inside a sentence
+    (picklable wrapper around the tokenizer, for ``Embeddings.pieces``)."""
+
+    def __init__(self, tokenizer, start: str | None):
+        self.tokenizer = tokenizer
+        self.start = start
+
+    def __call__(self, word: str) -> list[str]:
+        text = " " + word if self.start == BYTE_LEVEL else word
+        return list(self.tokenizer.tokenize(text))
+
+
+def whole_word(token: str, start: str | None) -> str | None:
+    """The word a vocabulary entry stands for when it is a whole word (2+ letters,
+    marked as starting a word where the vocabulary marks that), else None."""
+    if start == BYTE_LEVEL:
+        text = byte_decode(token)
+        word = text[1:] if text and text.startswith(" ") else None
+    elif start is not None:
+        word = token[len(start):] if token.startswith(start) else None
+    else:
+        word = token
+    return word if word is not None and is_whole_word(word) else None
+
+
+def whole_word_mask(vocab, tokenizer, start: str | None) -> np.ndarray:
+    special = set(tokenizer.all_special_tokens)
+    return np.fromiter((t not in special and whole_word(t, start) is not None for t in vocab),
+                       dtype=bool, count=len(vocab))
+
+
+def pool_words(tokenizer, limit: int | None = None) -> list[str]:
+    """The whole words of the tokenizer's vocabulary in token-id order, the first
+    ``limit`` of them: the rows of a contextual source before any claim word."""
+    start = word_start(tokenizer)
+    special = set(tokenizer.all_special_tokens)
+    words: list[str] = []
+    seen: set[str] = set()
+    for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]):
+        word = None if token in special else whole_word(token, start)
+        if word is not None and word not in seen:
+            seen.add(word)
+            words.append(word)
+            if limit is not None and len(words) == limit:
+                break
+    return words
+
+
+# ---------------------------------------------------------------- the input layer
+
+
 def input_embeddings(model: str | Path, name: str, revision: str | None = None,
                      trust_remote_code: bool = False) -> Embeddings:
     """The token-embedding matrix of a model and its tokenizer's vocabulary."""
-    transformers = _transformers()
-    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "local_files_only": True}
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(model), **kwargs)
-        network = transformers.AutoModel.from_pretrained(str(model), **kwargs)
-    except OSError as exc:
-        raise PermtestError(
-            f"{name}: cannot load model {str(model)!r} offline; it must be a local folder or in the "
-            f"Hugging Face cache ({str(exc).splitlines()[0]})"
-        ) from None
+    where = Location(str(model), revision, trust_remote_code, name)
+    tokenizer = load_tokenizer(where)
+    network = load_network(where)
     weight = network.get_input_embeddings().weight.detach().float().cpu().numpy()
-    vocab_map = tokenizer.get_vocab()
-    vocab = [None] * weight.shape[0]
-    for token, row in vocab_map.items():
-        if row < len(vocab):
+    vocab = _rows_to_tokens(tokenizer, weight.shape[0], name)
+    weight = weight[: len(vocab)]
+    start = word_start(tokenizer)
+    details = {"model": str(model), "revision": revision, "layer": "input",
+               "transformers": _transformers().__version__}
+    weight, vocab, dropped = _usable_rows(weight, vocab)
+    if dropped:
+        details.update(dropped_rows=dropped[:20], dropped_count=len(dropped))
+    return Embeddings.from_array(
+        np.ascontiguousarray(weight), vocab, name=name, pieces=Pieces(tokenizer, start), details=details,
+        spellings=Spellings(start) if start is not None else None,
+        whole_words=whole_word_mask(vocab, tokenizer, start))
+
+
+def _rows_to_tokens(tokenizer, rows: int, name: str) -> list[str]:
+    """The token of each embedding row. Some models pad the matrix beyond the
+    tokenizer's vocabulary; those trailing rows name no token and are dropped, so a
+    claim can never read them."""
+    vocab: list[str | None] = [None] * rows
+    for token, row in tokenizer.get_vocab().items():
+        if row < rows:
             vocab[row] = token
-    # Some models pad the matrix beyond the tokenizer's vocabulary; those rows
-    # name no token and are kept out of the matrix a claim can read.
     used = sum(1 for token in vocab if token is not None)
-    if used < len(vocab) and all(token is None for token in vocab[used:]):
-        weight, vocab = weight[:used], vocab[:used]
+    if used < rows and all(token is None for token in vocab[used:]):
+        vocab = vocab[:used]
     if any(token is None for token in vocab):
         missing = next(row for row, token in enumerate(vocab) if token is None)
         raise PermtestError(f"{name}: embedding row {missing} has no token in the tokenizer's vocabulary")
-    details = {"model": str(model), "revision": revision, "layer": "input",
-               "transformers": transformers.__version__}
-    return Embeddings.from_array(np.ascontiguousarray(weight), vocab, name=name,
-                                 pieces=_Pieces(tokenizer), details=details)
+    return vocab  # type: ignore[return-value]
 
 
-class _Pieces:
-    """Word -> the tokenizer's pieces for it (picklable wrapper around the tokenizer)."""
+def _usable_rows(weight: np.ndarray, vocab: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Drop all-zero and non-finite rows, naming them. Training never updates a
+    padding row (``padding_idx`` gets no gradient), so models trained with
+    fairseq or transformers keep ``<pad>`` at zero, where cosine is undefined; a
+    claim cannot use that token, and the rest of the model stays usable."""
+    usable = np.isfinite(weight).all(axis=1) & weight.any(axis=1)
+    if usable.all():
+        return weight, vocab, []
+    dropped = [vocab[row] for row in np.flatnonzero(~usable)]
+    return weight[usable], [t for t, keep in zip(vocab, usable) if keep], dropped
 
-    def __init__(self, tokenizer):
+
+# ---------------------------------------------------------------- contextual layers
+
+
+def layer_count(config) -> int:
+    """Hidden layers of the model: ``hidden_states`` has one more entry (index 0 is
+    the embedding output)."""
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        value = getattr(config, key, None)
+        if isinstance(value, int):
+            return value
+    raise PermtestError(f"cannot tell how many layers a {type(config).__name__} model has")
+
+
+def check_layer(where: Location, config, layer: int) -> None:
+    if getattr(config, "is_encoder_decoder", False):
+        raise PermtestError(f"{where.name}: model {where.model!r} is an encoder-decoder; contextual layers "
+                            "need an encoder-only or decoder-only model (layer: input works)")
+    count = layer_count(config)
+    if layer > count:
+        raise PermtestError(f"{where.name}: source key 'layer': model {where.model!r} has {count} layers, so "
+                            f"layer must be 'input' or 0..{count} (0 = the embedding output); got {layer}")
+
+
+def torch_device(device: str):
+    import torch
+
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise PermtestError(f"source key 'device' is {device!r} but CUDA is not available "
+                                f"(torch {torch.__version__}); use device: cpu")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise PermtestError(f"source key 'device' is {device!r} but only {torch.cuda.device_count()} "
+                                "CUDA device(s) are visible")
+    return torch.device(device)
+
+
+class Encoder:
+    """A loaded model that turns words into contextual vectors at one layer."""
+
+    def __init__(self, where: Location, tokenizer, device: str):
+        if not getattr(tokenizer, "is_fast", False):
+            raise PermtestError(f"{where.name}: model {where.model!r} has no fast tokenizer; contextual "
+                                "vectors need its character offsets to find a word's pieces")
+        self.where = where
         self.tokenizer = tokenizer
+        self.device = torch_device(device)
+        self.network = load_network(where).to(self.device).float().eval()
+        config = self.network.config
+        self.max_tokens = (getattr(config, "max_position_embeddings", None)
+                           or getattr(config, "n_positions", None))
 
-    def __call__(self, word: str) -> list[str]:
-        return list(self.tokenizer.tokenize(word))
+    def vectors(self, words: list[str], templates: list[str], layer: int, progress=None) -> np.ndarray:
+        """``(len(words), d)`` float32: each word's hidden state at ``layer``,
+        averaged over its pieces in each template, then over the templates.
+
+        Sentences run in fixed batches in word order, so the same words give the
+        same vectors on the same machine."""
+        import torch
+
+        jobs = [(w, t) for w in range(len(words)) for t in templates]
+        sums = None
+        done = 0
+        for start in range(0, len(jobs), BATCH_SENTENCES):
+            batch = jobs[start:start + BATCH_SENTENCES]
+            ids, attention, word_mask = self._encode([(words[w], t) for w, t in batch])
+            with torch.inference_mode():
+                out = self.network(input_ids=ids.to(self.device), attention_mask=attention.to(self.device),
+                                   output_hidden_states=True)
+            hidden = out.hidden_states[layer].float()
+            weights = word_mask.to(self.device, hidden.dtype)
+            means = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True)
+            means = means.cpu().numpy().astype(np.float64)
+            if sums is None:
+                sums = np.zeros((len(words), means.shape[1]), dtype=np.float64)
+            np.add.at(sums, np.array([w for w, _ in batch]), means)
+            if progress is not None and (start + len(batch)) // len(templates) > done:
+                done = (start + len(batch)) // len(templates)
+                progress(done, len(words))
+        return (sums / len(templates)).astype(np.float32)
+
+    def _encode(self, pairs: list[tuple[str, str]]):
+        """Token ids, attention mask and a mask of each word's own pieces, padded on
+        the right (positions then start at 0 for every model, causal ones too)."""
+        import torch
+
+        sentences, spans = [], []
+        for word, template in pairs:
+            prefix, suffix = template.split("{}")
+            sentences.append(prefix + word + suffix)
+            spans.append((len(prefix), len(prefix) + len(word)))
+        encoded = self.tokenizer(sentences, add_special_tokens=True, return_offsets_mapping=True)
+        width = max(len(ids) for ids in encoded["input_ids"])
+        if self.max_tokens and width > self.max_tokens:
+            longest = max(range(len(pairs)), key=lambda i: len(encoded["input_ids"][i]))
+            raise PermtestError(f"{self.where.name}: the sentence {sentences[longest]!r} has {width} tokens; "
+                                f"the model reads at most {self.max_tokens}")
+        ids = torch.zeros((len(pairs), width), dtype=torch.long)
+        attention = torch.zeros((len(pairs), width), dtype=torch.long)
+        word_mask = torch.zeros((len(pairs), width), dtype=torch.float32)
+        for i, (row, offsets) in enumerate(zip(encoded["input_ids"], encoded["offset_mapping"])):
+            ids[i, :len(row)] = torch.tensor(row)
+            attention[i, :len(row)] = 1
+            low, high = spans[i]
+            for j, (s, e) in enumerate(offsets):
+                if e > s and s < high and e > low:
+                    word_mask[i, j] = 1.0
+            if not word_mask[i].any():
+                word, template = pairs[i]
+                raise PermtestError(f"{self.where.name}: the word {word!r} leaves no token in the template "
+                                    f"{template!r}")
+        return ids, attention, word_mask

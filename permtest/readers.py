@@ -1,0 +1,335 @@
+"""Embedding matrices from files: word2vec/GloVe text, ``.npy`` and ``.safetensors``.
+
+Three layouts cover what people export:
+
+* text: one word per line followed by its values (``word v1 v2 ...``), separated
+  by any whitespace, UTF-8, optionally gzip-compressed (``.gz``). A first line of
+  exactly two integers is word2vec's ``count dim`` header and is checked against
+  the rows that follow.
+* ``.npy`` (no pickles) plus a vocab file, one word per line, line i naming row i.
+* ``.safetensors`` plus a vocab file; the tensor is the file's only 2-D tensor
+  unless one is named.
+
+Rows keep file order. Every problem a file can have (a duplicate word, a ragged or
+non-numeric row, NaN/inf, an all-zero row, a vocab of the wrong length) is a
+:class:`PermtestError` naming the file and, for text and vocab files, the line, so a
+user can open the file at that line. No torch here: reading a GloVe file must not
+pay for importing it.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PermtestError, one_of
+
+FORMATS = ("text", "npy", "safetensors")
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a reader returns: float32 rows and their words, in file order."""
+
+    matrix: np.ndarray
+    vocab: tuple[str, ...]
+
+
+def format_of(path: str | Path) -> str:
+    """The format a file's extension implies; anything but ``.npy`` and
+    ``.safetensors`` is read as text (GloVe ships ``.txt``, word2vec ``.vec``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        return "npy"
+    if suffix == ".safetensors":
+        return "safetensors"
+    return "text"
+
+
+def read(path: str | Path, format: str | None = None, vocab: str | Path | None = None,
+         tensor: str | None = None) -> Table:
+    """Read any supported file; ``format`` defaults to the one the extension implies."""
+    format = format or format_of(path)
+    if format not in FORMATS:
+        raise PermtestError(one_of("format", format, FORMATS))
+    if format == "text":
+        if vocab is not None:
+            raise PermtestError(f"{path}: a text file holds its own words; vocab is only for npy and safetensors")
+        return read_text(path)
+    if vocab is None:
+        raise PermtestError(f"{path}: a {format} file holds no words; set vocab to a file with one word per line")
+    if format == "npy":
+        return _with_vocab(path, read_npy(path), vocab)
+    return _with_vocab(path, read_safetensors(path, tensor), vocab)
+
+
+# ---------------------------------------------------------------- text files
+
+
+def read_text(path: str | Path) -> Table:
+    """word2vec/GloVe text, with or without the ``count dim`` header line."""
+    raw = _text_bytes(path)
+    if len(raw) >= FAST_TEXT_BYTES:
+        table = _read_text_fast(raw)
+        if table is not None:
+            return table
+    return _read_text_exact(path, raw)
+
+
+# Files at least this large are first parsed by pandas' C reader (a 400k x 50 GloVe
+# file: about 1 s instead of 10). It is only an accelerator: whatever it cannot read
+# cleanly goes to the exact reader, which is the one that finds and names problems.
+FAST_TEXT_BYTES = 1 << 20
+
+
+def _read_text_exact(path, raw: bytes) -> Table:
+    lines = _lines(path, raw)
+    header = _header(lines[0][1]) if lines else None
+    body = lines[1:] if header else lines
+    if not body:
+        raise PermtestError(f"{path}: the file is empty" + (" (only a header line)" if header else ""))
+    words, rows, numbers = _split_rows(path, body)
+    matrix = _to_float32(path, rows, numbers)
+    if header:
+        _check_header(path, header, len(words), matrix.shape[1])
+    _check_count(path, len(words))
+    _check_values(path, matrix, lambda r: f"line {numbers[r]}: word '{words[r]}'")
+    return Table(matrix, tuple(words))
+
+
+def _read_text_fast(raw: bytes) -> Table | None:
+    """The table when the file is clean, else None (then the exact reader runs)."""
+    import io
+
+    import pandas as pd
+
+    try:
+        first = raw.split(b"\n", 1)[0].decode("utf-8").strip()
+        header = _header(first)
+        frame = pd.read_csv(io.BytesIO(raw), sep=r"\s+", header=None, skiprows=1 if header else 0,
+                            quoting=3, engine="c", dtype={0: str}, keep_default_na=False,
+                            na_filter=False, encoding="utf-8")
+    except Exception:  # any parse problem: the exact reader will name it
+        return None
+    values = frame.iloc[:, 1:]
+    numeric = pd.api.types.is_float_dtype, pd.api.types.is_integer_dtype
+    if values.shape[1] < 1 or not all(any(test(t) for test in numeric) for t in values.dtypes):
+        return None
+    matrix = np.ascontiguousarray(values.to_numpy(dtype=np.float32))
+    words = tuple(frame.iloc[:, 0].tolist())
+    if (len(words) < 2 or len(set(words)) != len(words) or (header and header != matrix.shape)
+            or not np.isfinite(matrix).all() or not matrix.any(axis=1).all()):
+        return None
+    return Table(matrix, words)
+
+
+def _text_bytes(path) -> bytes:
+    """The file's bytes: gunzipped when it ends in ``.gz``, without a UTF-8 byte-order
+    mark (some Windows tools write one)."""
+    raw = _read_bytes(path)
+    if str(path).endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise PermtestError(f"{path}: not a readable gzip file ({exc})") from None
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
+def _lines(path, raw: bytes) -> list[tuple[int, str]]:
+    """Non-blank lines with their 1-based line numbers; bytes that are not UTF-8 are
+    an error naming the line."""
+    out = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise PermtestError(f"{path}: line {number}: not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        if text:
+            out.append((number, text))
+    return out
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise PermtestError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PermtestError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise PermtestError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _check_file(path: str | Path) -> None:
+    """The same missing-file and folder messages as the text reader, before a
+    binary reader's own (less readable) ones."""
+    path = Path(path)
+    if path.is_dir():
+        raise PermtestError(f"{path}: is a folder, not a file")
+    if not path.exists():
+        raise PermtestError(f"{path}: no such file")
+
+
+def _header(line: str) -> tuple[int, int] | None:
+    """``(count, dim)`` when the line is word2vec's header: exactly two integers.
+    A data line always has a word and at least one value, so a line of two integers
+    could only be a one-dimensional row for the word "400000"; we read it as a header."""
+    parts = line.split()
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return int(parts[0]), int(parts[1])
+    return None
+
+
+def _split_rows(path, body: list[tuple[int, str]]) -> tuple[list[str], list[list[str]], list[int]]:
+    """Words, value strings and line numbers; duplicate words and ragged rows are
+    reported with both line numbers or the expected count."""
+    words, rows, numbers = [], [], []
+    first_line: dict[str, int] = {}
+    width = None
+    for number, text in body:
+        word, *values = text.split()
+        if word in first_line:
+            raise PermtestError(f"{path}: line {number}: duplicate word '{word}' (first on line {first_line[word]})")
+        if width is None:
+            if not values:
+                raise PermtestError(f"{path}: line {number}: word '{word}' has no values")
+            width = len(values)
+        elif len(values) != width:
+            raise PermtestError(f"{path}: line {number}: ragged row: {len(values)} values where {width} are expected")
+        first_line[word] = number
+        words.append(word)
+        rows.append(values)
+        numbers.append(number)
+    return words, rows, numbers
+
+
+def _to_float32(path, rows: list[list[str]], numbers: list[int]) -> np.ndarray:
+    """One vectorised conversion; only when it fails do we walk the rows to name
+    the offending line and value."""
+    try:
+        return np.array(rows, dtype=np.float32)
+    except ValueError:
+        pass
+    for values, number in zip(rows, numbers):
+        for value in values:
+            try:
+                float(value)
+            except ValueError:
+                raise PermtestError(f"{path}: line {number}: {value!r} is not a number") from None
+    raise PermtestError(f"{path}: the values are not numbers")  # unreachable unless float() and numpy disagree
+
+
+def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
+    if header != (count, dim):
+        raise PermtestError(f"{path}: line 1: the header says {header[0]} words of {header[1]} values; "
+                            f"the file has {count} words of {dim} values")
+
+
+# ---------------------------------------------------------------- binary files
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """A 2-D numeric ``.npy`` array; pickled object arrays are refused (loading a
+    pickle runs code)."""
+    _check_file(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise PermtestError(f"{path}: not a plain numeric .npy array ({str(exc).splitlines()[0]})") from None
+    except (OSError, EOFError) as exc:
+        raise PermtestError(f"{path}: not a readable .npy file ({exc})") from None
+    return _numeric_matrix(path, array)
+
+
+def read_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
+    """The named tensor, or the file's only 2-D tensor."""
+    from safetensors import SafetensorError, safe_open
+
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            names = list(handle.keys())
+            name = tensor if tensor is not None else _only_matrix(path, handle, names)
+            if name not in names:
+                raise PermtestError(f"{path}: no tensor named {name!r}; it holds {', '.join(sorted(names)) or 'none'}")
+            array = handle.get_tensor(name)
+    except (SafetensorError, OSError, TypeError) as exc:
+        raise PermtestError(f"{path}: not a readable .safetensors file ({str(exc).splitlines()[0]})") from None
+    return _numeric_matrix(f"{path}: tensor '{name}'", array)
+
+
+def _only_matrix(path, handle, names: list[str]) -> str:
+    matrices = [n for n in names if len(handle.get_slice(n).get_shape()) == 2]
+    if len(matrices) == 1:
+        return matrices[0]
+    if not matrices:
+        raise PermtestError(f"{path}: holds no 2-D tensor (tensors: {', '.join(sorted(names)) or 'none'})")
+    raise PermtestError(f"{path}: holds {len(matrices)} 2-D tensors ({', '.join(sorted(matrices))}); "
+                        "set tensor to the one to read")
+
+
+def _numeric_matrix(where, array: np.ndarray) -> np.ndarray:
+    if array.ndim != 2:
+        raise PermtestError(f"{where}: the array must be 2-D (words x dimensions); got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise PermtestError(f"{where}: the array must be numeric; got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def read_vocab(path: str | Path) -> tuple[str, ...]:
+    """One word per line (surrounding whitespace ignored; a final newline is optional).
+    Blank lines would shift every later word onto the wrong row, so they are errors."""
+    raw = _read_bytes(path)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = raw.split(b"\n")
+    if lines and lines[-1].strip() == b"":
+        lines.pop()
+    words: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        try:
+            word = line.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise PermtestError(f"{path}: line {number}: not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        if not word:
+            raise PermtestError(f"{path}: line {number}: empty line (one word per line, line i names row i)")
+        if word in first_line:
+            raise PermtestError(f"{path}: line {number}: duplicate word '{word}' (first on line {first_line[word]})")
+        first_line[word] = number
+        words.append(word)
+    if not words:
+        raise PermtestError(f"{path}: the file is empty")
+    return tuple(words)
+
+
+def _with_vocab(path, matrix: np.ndarray, vocab_path) -> Table:
+    words = read_vocab(vocab_path)
+    if len(words) != matrix.shape[0]:
+        raise PermtestError(f"{vocab_path}: {len(words)} words but {path} has {matrix.shape[0]} rows")
+    if matrix.shape[0] == 0:
+        raise PermtestError(f"{path}: the file is empty")
+    _check_count(path, len(words))
+    _check_values(path, matrix, lambda r: f"row {r} (word '{words[r]}', {vocab_path} line {r + 1})")
+    return Table(matrix, words)
+
+
+# ---------------------------------------------------------------- shared checks
+
+
+def _check_count(path, count: int) -> None:
+    if count < 2:
+        raise PermtestError(f"{path}: holds {count} word; a source needs at least 2")
+
+
+def _check_values(path, matrix: np.ndarray, where) -> None:
+    """Cosine similarity is undefined for NaN/inf and all-zero rows: name the first."""
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        raise PermtestError(f"{path}: {where(int(np.argmin(finite)))} has NaN or infinite values")
+    nonzero = matrix.any(axis=1)
+    if not nonzero.all():
+        raise PermtestError(f"{path}: {where(int(np.argmin(nonzero)))} is all zeros (cosine is undefined)")
