@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-j", "--jobs", type=int, default=-1, help="parallel jobs (default -1: every core)")
         sub.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+        sub.add_argument("-v", "--verbose", action="store_true", help="a line per test: observed, null, z, p")
+        sub.add_argument("--early-stop", action="store_true",
+                         help="stop each claim once its decision is settled (Gandy 2009, risk 1e-3)")
+        sub.add_argument("--backend", default="threading", choices=("threading", "loky", "dask"),
+                         help="where permutation blocks run (default threading)")
+        sub.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster on 127.0.0.1)")
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     options(commands.add_parser("run", help="run configs and write reports"))
@@ -82,7 +88,8 @@ def _load_configs(paths: list[Path], args=None):
         try:
             loaded = _config.load(path)
             if args is not None:
-                loaded = loaded.with_overrides(permutations=args.permutations, seed=args.seed)
+                loaded = loaded.with_overrides(permutations=args.permutations, seed=args.seed,
+                                               early_stop=args.early_stop)
             configs.append(loaded)
         except PermtestError as exc:
             problems.append(str(exc))
@@ -100,6 +107,8 @@ def _run(args, gate: bool = False) -> int:
     from .parallel import effective_jobs
 
     effective_jobs(args.jobs)
+    if args.scheduler and args.backend != "dask":
+        raise PermtestError("--scheduler needs --backend dask")
     configs = _load_configs(args.configs, args)
     report.check_writable(args.out)
     if gate and args.junit:
@@ -107,13 +116,13 @@ def _run(args, gate: bool = False) -> int:
     runs = []
     for config in configs:
         bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
-        run = runner.execute(config, n_jobs=args.jobs, progress=bar)
+        run = runner.execute(config, n_jobs=args.jobs, progress=bar, backend=args.backend, scheduler=args.scheduler)
         if bar:
             bar.close()
         report.write_reports(run, args.out)
         runs.append(run)
         if not args.quiet:
-            print(report.terminal_table(run))
+            print(report.terminal_table(run, verbose=args.verbose))
             print()
     if gate and args.junit:
         report.write_junit(runs, args.junit)

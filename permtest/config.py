@@ -36,6 +36,8 @@ DEFAULTS = {
     "pool": "words",
     "pool_size": None,
     "match": "none",
+    "early_stop": False,
+    "tail": "none",
 }
 TOP_KEYS = ("version", "name", "source", "claims") + tuple(DEFAULTS)
 # Keys a claim may set for itself; the others are the config's.
@@ -73,7 +75,8 @@ class Config:
     correction: str
     claims: tuple[Claim, ...]
     nulls: tuple[str, ...] = ()  # every null any claim uses, in first-use order
-    extra: dict = field(default_factory=dict)
+    early_stop: bool | float = False  # False, or the risk epsilon of Gandy's rule
+    tail: str = "none"
 
     @property
     def sha256(self) -> str:
@@ -90,9 +93,12 @@ class Config:
                 words.update(claim.pool)
         return sorted(words)
 
-    def with_overrides(self, permutations: int | None = None, seed: int | None = None) -> "Config":
+    def with_overrides(self, permutations: int | None = None, seed: int | None = None,
+                       early_stop: bool | None = None) -> "Config":
         """Command-line flags win over the file."""
         changes = {}
+        if early_stop:
+            changes["early_stop"] = self.early_stop or 1e-3
         if permutations is not None:
             changes["permutations"] = _positive_int("-n/--permutations", permutations, 1)
         if seed is not None:
@@ -229,7 +235,16 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
     return Config(path=path, text=text, name=name, source=source, preprocess=settings["preprocess"],
                   subwords=settings["subwords"], permutations=settings["permutations"], seed=settings["seed"],
                   alpha=float(settings["alpha"]), correction=corrections.canonical(settings["correction"]),
-                  claims=tuple(claims), nulls=tuple(used))
+                  claims=tuple(claims), nulls=tuple(used), early_stop=_epsilon(settings["early_stop"]),
+                  tail=settings["tail"])
+
+
+def _epsilon(early_stop) -> bool | float:
+    if early_stop is True:
+        return 1e-3
+    if isinstance(early_stop, Mapping):
+        return float(early_stop.get("epsilon", 1e-3))
+    return False
 
 
 def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> None:
@@ -276,10 +291,25 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
                 problems.add(f"must be one of {', '.join(POOLS)} or a list of words; got {pool!r}", claim, "pool")
         elif not isinstance(pool, list) or len(pool) < 2 or not all(isinstance(w, str) for w in pool):
             problems.add(f"must be one of {', '.join(POOLS)} or a list of 2+ words; got {pool!r}", claim, "pool")
+    if "tail" in settings:
+        choice("tail", ("none", "gpd"))
+    if "early_stop" in settings:
+        _check_early_stop(settings["early_stop"], problems, claim)
     if settings.get("pool_size") is not None:
         size = settings["pool_size"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 2:
             problems.add(f"must be an integer >= 2; got {size!r}", claim, "pool_size")
+
+
+def _check_early_stop(value, problems: _Problems, claim) -> None:
+    """true / false, or {epsilon: risk} (Gandy 2009's bound on a wrong decision)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, Mapping) and set(value) <= {"epsilon"}:
+        epsilon = value.get("epsilon", 1e-3)
+        if not isinstance(epsilon, bool) and isinstance(epsilon, (int, float)) and 0 < epsilon < 0.5:
+            return
+    problems.add(f"must be true, false or {{epsilon: 0.001}} (0 < epsilon < 0.5); got {value!r}", claim, "early_stop")
 
 
 def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]) -> Claim | None:

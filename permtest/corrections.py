@@ -48,3 +48,15 @@ def reachable(method: str, alpha: float, tests: int, smallest_p: float) -> bool:
     p = np.ones(max(1, tests))
     p[0] = smallest_p
     return bool(adjust(p, method, alpha)[0] <= alpha)
+
+
+def first_step_alpha(method: str, alpha: float, tests: int) -> float:
+    """The level a single p-value must reach for the correction's first (strictest)
+    step: alpha / tests for every listed method (Sidak's 1 - (1 - alpha)^(1/tests)),
+    alpha without correction. Early stopping decides against this level."""
+    method = canonical(method)
+    if method == "none" or tests <= 1:
+        return alpha
+    if method in ("sidak", "holm-sidak"):
+        return 1.0 - (1.0 - alpha) ** (1.0 / tests)
+    return alpha / tests

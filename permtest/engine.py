@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import inference, knn, measures, preprocess as _preprocess
+from . import inference, knn, measures, preprocess as _preprocess, sequential
+from . import tail as gpd
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
 from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull
@@ -26,6 +27,7 @@ from .sampling import BlockStreams
 from .wordgroups import WordGroups, resolve
 
 SEED_BLOCK = 1000  # permutations per seed block: part of the reproducibility contract
+TAILS = ("none", "gpd")
 _BATCH_VALUES = 1 << 17  # values gathered per batch by the matrix nulls (~1 MiB of keys)
 
 
@@ -74,6 +76,10 @@ def permutation_test(
     match: str = "none",
     batch_size: int | None = None,
     backend: str = "threading",
+    alpha: float = 0.05,
+    early_stop: bool | float = False,
+    tail: str = "none",
+    scheduler: str | None = None,
     stream: tuple[int, ...] = (),
     where: str = "",
     progress=None,
@@ -86,18 +92,36 @@ def permutation_test(
     number of distinct relabellings is at most ``permutations``, all of them are
     enumerated instead and ``p = b / m`` exactly (``exact`` is then True).
 
+    ``early_stop`` (True, or the risk epsilon; default off) stops once the decision
+    "p <= alpha" can no longer change with probability above epsilon (1e-3 when
+    True), by Gandy's (2009) sequential rule (:mod:`permtest.sequential`);
+    ``permutations`` is then the budget and the result reports how many were used.
+    ``alpha`` matters only for that decision. ``tail="gpd"`` adds a generalized
+    Pareto estimate of p to ``details`` when fewer than 10 permutations reach the
+    observed value (:mod:`permtest.tail`; an estimate, never the reported p).
+    ``backend="dask"`` runs the seed blocks on a Dask cluster (``scheduler``
+    address, or a local one).
+
     ``stream`` names an independent random stream under the same seed (configs give
     each claim and null its own); ``where`` prefixes error messages.
     """
     started = time.perf_counter()
     plan = _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params,
                  preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where)
+    bounds = _early_stop_rule(plan, alternative, alpha, early_stop, where)
+    if tail not in TAILS:
+        raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
     observed = float(plan.measure(plan.observed_draw)[0])
     if plan.exact_labelings is not None:
         null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
+    elif bounds is not None:
+        null_distribution = _run_until_decided(plan, observed, alternative, bounds, n_jobs, backend, scheduler,
+                                               progress)
     else:
-        null_distribution = _run(plan, n_jobs, backend, progress)
+        null_distribution = _run(plan, n_jobs, backend, scheduler, progress)
     pv = _p_value(plan, observed, null_distribution, alternative)
+    if tail == "gpd" and plan.exact_labelings is None and pv.exceedances < gpd.APPLIES_BELOW:
+        plan.details["tail"] = _tail_estimate(plan, observed, null_distribution, alternative)
     null_distribution = np.asarray(null_distribution, dtype=np.float64)
     null_distribution.flags.writeable = False
     mean, sd, z = inference.z_score(observed, null_distribution)
@@ -114,10 +138,42 @@ def permutation_test(
 
 def _p_value(plan: "_Plan", observed: float, null: np.ndarray, alternative: str) -> inference.PValue:
     rule = inference.exact_p if plan.exact_labelings is not None else inference.monte_carlo_p
+    return rule(*_one_sided(plan, observed, null, alternative))
+
+
+def _one_sided(plan: "_Plan", observed: float, null: np.ndarray, alternative: str):
     if alternative == "two-sided" and plan.measure.two_sided_on_magnitude:
         # WEAT's two-sided test: |d| against |null d| (Caliskan et al. 2017).
-        return rule(abs(observed), np.abs(null), "greater")
-    return rule(observed, null, alternative)
+        return abs(observed), np.abs(null), "greater"
+    return observed, null, alternative
+
+
+def _tail_estimate(plan, observed, null, alternative) -> dict | None:
+    if alternative == "two-sided" and not plan.measure.two_sided_on_magnitude:
+        greater = gpd.gpd_tail(observed, null, "greater")
+        less = gpd.gpd_tail(observed, null, "less")
+        sides = [e for e in (greater, less) if e and e["p_estimate"] is not None]
+        if not sides:
+            return greater or less
+        smallest = min(sides, key=lambda e: e["p_estimate"])
+        return {**smallest, "p_estimate": min(1.0, 2 * smallest["p_estimate"])}
+    return gpd.gpd_tail(*_one_sided(plan, observed, null, alternative))
+
+
+def _early_stop_rule(plan, alternative, alpha, early_stop, where) -> "sequential.Boundaries | None":
+    if early_stop is False or early_stop is None or plan.exact_labelings is not None:
+        return None
+    epsilon = 1e-3 if early_stop is True else early_stop
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 0.5:
+        raise PermtestError(f"{where}early_stop must be true or a risk epsilon strictly between 0 and 0.5; "
+                            f"got {early_stop!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise PermtestError(f"{where}alpha must be a number strictly between 0 and 1; got {alpha!r}")
+    if alternative == "two-sided" and not plan.measure.two_sided_on_magnitude:
+        raise PermtestError(f"{where}early_stop decides one-sided tests; use alternative greater or less")
+    plan.details["early_stop"] = {"rule": sequential.RULE, "epsilon": float(epsilon), "alpha": float(alpha),
+                                  "budget": plan.permutations}
+    return sequential.boundaries(float(alpha), float(epsilon), plan.permutations)
 
 
 @dataclass
@@ -270,19 +326,41 @@ def _derived(emb: Embeddings, key: str, build):
     return cache[key]
 
 
-def _run(plan: _Plan, n_jobs: int, backend: str, progress) -> np.ndarray:
-    blocks = list(range(-(-plan.permutations // SEED_BLOCK)))
+def _run(plan: _Plan, n_jobs: int, backend: str, scheduler, progress, blocks=None, done: int = 0) -> np.ndarray:
+    blocks = list(range(-(-plan.permutations // SEED_BLOCK))) if blocks is None else blocks
+    counted = [done]
     if progress:
-        progress(0, plan.permutations)
-    done = [0]
+        progress(done, plan.permutations)
 
     def advance(_, values):
-        done[0] += values.size
+        counted[0] += values.size
         if progress:
-            progress(done[0], plan.permutations)
+            progress(counted[0], plan.permutations)
 
-    chunks = run_tasks(_BlockRunner(plan), blocks, n_jobs, backend, on_result=advance)
+    chunks = run_tasks(_BlockRunner(plan), blocks, n_jobs, backend, on_result=advance, scheduler=scheduler)
     return np.concatenate(chunks)
+
+
+def _run_until_decided(plan: _Plan, observed: float, alternative: str, bounds, n_jobs, backend, scheduler,
+                       progress) -> np.ndarray:
+    """Seed blocks in waves (one per worker), stopping at the first permutation
+    whose count of extreme values crosses a boundary. The blocks are the fixed run's
+    blocks, so the stopping point is the same for any n_jobs."""
+    total = -(-plan.permutations // SEED_BLOCK)
+    wave = max(1, effective_jobs(n_jobs))
+    null = np.empty(0)
+    for start in range(0, total, wave):
+        more = _run(plan, n_jobs, backend, scheduler, progress, list(range(start, min(total, start + wave))),
+                    done=null.size)
+        null = np.concatenate([null, more])
+        value, values, side = _one_sided(plan, observed, null, alternative)
+        stop = sequential.first_stop(inference.at_least_as_extreme(value, values, side), bounds)
+        if stop is not None:
+            used, decision = stop
+            plan.details["early_stop"].update(used=used, decision=decision)
+            return null[:used]
+    plan.details["early_stop"].update(used=int(null.size), decision="budget reached")
+    return null
 
 
 class _BlockRunner:

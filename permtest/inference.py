@@ -29,12 +29,17 @@ class PValue:
     p_high: float
 
 
+def at_least_as_extreme(observed: float, null: np.ndarray, side: str) -> np.ndarray:
+    """Which null values count against the observed one on ``side`` (greater or
+    less), ties within TIE_RTOL included."""
+    tol = TIE_RTOL * max(abs(observed), np.finfo(float).tiny)
+    return null >= observed - tol if side == "greater" else null <= observed + tol
+
+
 def exceedance_counts(observed: float, null: np.ndarray) -> tuple[int, int]:
     """Counts of null values ``>= observed`` and ``<= observed``, ties included."""
-    tol = TIE_RTOL * max(abs(observed), np.finfo(float).tiny)
-    greater = int(np.count_nonzero(null >= observed - tol))
-    less = int(np.count_nonzero(null <= observed + tol))
-    return greater, less
+    return (int(np.count_nonzero(at_least_as_extreme(observed, null, "greater"))),
+            int(np.count_nonzero(at_least_as_extreme(observed, null, "less"))))
 
 
 def monte_carlo_p(observed: float, null: np.ndarray, alternative: str) -> PValue:

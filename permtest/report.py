@@ -163,9 +163,8 @@ def _paint(padded: str, cell: str) -> str:
 
 def _terminal_detail(o: Outcome) -> str:
     r = o.result
-    how = "exact, all arrangements" if r.exact else f"95% CI {_num(r.p_low, 2)}-{_num(r.p_high, 2)}"
     return (f"  {o.claim} [{o.null}]: observed {_num(r.observed)}, null {_num(r.null_mean)} +- {_num(r.null_sd)}, "
-            f"z {_num(r.z, 3)}, p {_num(r.p_value, 2)} ({how}; {r.exceedances}/{r.permutations} as extreme), "
+            f"z {_num(r.z, 3)}, p {p_with_context(r)} ({r.exceedances}/{r.permutations} as extreme), "
             f"adjusted {_num(o.p_adjusted, 2)}, {r.seconds:.2f} s")
 
 
@@ -305,12 +304,31 @@ def _markdown_header(run: ConfigRun) -> list[str]:
 
 def _markdown_row(o: Outcome) -> list[str]:
     r = o.result
-    interval = "exact" if r.exact else f"[{_num(r.p_low, 2)}, {_num(r.p_high, 2)}]"
     expected = (o.expect or "—").replace("-", " ")
     verdict = "—" if o.passed is None else ("pass" if o.passed else "**FAIL**")
     return [o.claim, o.statistic, o.null, _num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}",
-            _num(r.z, 3), f"{p_text(r.p_value, True)} {interval}", p_text(o.p_adjusted, True),
+            _num(r.z, 3), p_with_context(r), p_text(o.p_adjusted, True),
             "yes" if o.significant else "no", expected, verdict]
+
+
+def p_with_context(r) -> str:
+    """The p-value as a paper should state it: with its interval; as "< 1/(m+1)"
+    when no permutation reached the observed value (all the test can say); with
+    the number used when early stopping ended the run; with a tail estimate when
+    one was asked for, labelled as such."""
+    if r.exact:
+        text = f"{p_text(r.p_value, True)} exact"
+    elif r.exceedances == 0:
+        text = f"< 1/({r.permutations}+1) = {p_text(r.p_value, True)}"
+    else:
+        text = f"{p_text(r.p_value, True)} [{_num(r.p_low, 2)}, {_num(r.p_high, 2)}]"
+    stop = r.details.get("early_stop")
+    if stop and stop.get("used") is not None:
+        text += f" (stopped after {stop['used']} of {stop['budget']}: {stop['decision']})"
+    tail = r.details.get("tail")
+    if tail and tail.get("p_estimate") is not None:
+        text += f"; GPD tail estimate {tail['p_estimate']:.2g}"
+    return text
 
 
 def _md_escape(cell: str) -> str:

@@ -87,7 +87,8 @@ def stream_key(claim: str, null: str) -> tuple[int, int]:
     return zlib.crc32(claim.encode("utf-8")), NULLS.index(null)
 
 
-def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading") -> ConfigRun:
+def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
+            scheduler: str | None = None) -> ConfigRun:
     """Run a validated config. ``progress(claim, null, done, total)`` is called as
     permutations complete."""
     started = time.perf_counter()
@@ -97,11 +98,14 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
         for null in claim.nulls:
             where = f"{config.path}: claim '{claim.name}': "
             report = None if progress is None else (lambda d, t, c=claim.name, n=null: progress(c, n, d, t))
+            family = sum(null in c.nulls for c in config.claims)
             results[(claim.name, null)] = permutation_test(
                 emb, claim.groups, statistic=claim.statistic, null=null, permutations=config.permutations,
                 seed=config.seed, n_jobs=n_jobs, alternative=claim.alternative, params=claim.params,
                 preprocess=config.preprocess, subwords=config.subwords, pool=claim.pool,
-                pool_size=claim.pool_size, match=claim.match, backend=backend,
+                pool_size=claim.pool_size, match=claim.match, backend=backend, scheduler=scheduler,
+                alpha=corrections.first_step_alpha(config.correction, config.alpha, family),
+                early_stop=config.early_stop, tail=config.tail,
                 stream=stream_key(claim.name, null), where=where, progress=report,
             )
     outcomes, warnings = _decide(config, results)
@@ -156,6 +160,8 @@ def _provenance(config: Config, emb, results, seconds: float) -> dict:
         "permutations": config.permutations,
         "alpha": config.alpha,
         "correction": config.correction,
+        "early_stop": config.early_stop,
+        "tail": config.tail,
         "preprocess": config.preprocess,
         "subwords": config.subwords,
         "versions": _versions(),

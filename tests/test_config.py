@@ -51,6 +51,13 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     assert cfg.source["path"] == str((tmp_path / "sub" / "vectors.txt").resolve())
 
 
+def test_early_stop_and_tail_settings(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD.replace("version: 1", "version: 1\nearly_stop: {epsilon: 0.01}\ntail: gpd")))
+    assert cfg.early_stop == 0.01 and cfg.tail == "gpd"
+    plain = config.load(write(tmp_path, GOOD))
+    assert plain.early_stop is False and plain.with_overrides(early_stop=True).early_stop == 1e-3
+
+
 def test_overrides_are_validated(tmp_path):
     cfg = config.load(write(tmp_path, GOOD))
     with pytest.raises(PermtestError, match=r"-n/--permutations must be an integer >= 1; got 0"):
@@ -110,6 +117,10 @@ BAD = [
     (GOOD.replace("version: 1", "version: 1\nmatch: freq"), r"claims.yaml: key 'match': must be one of none, frequency; got 'freq'; did you mean 'frequency'\?"),
     (GOOD.replace("version: 1", "version: 1\npool: letters"), r"claims.yaml: key 'pool': must be one of words, all or a list of words; got 'letters'"),
     (GOOD.replace("version: 1", "version: 1\npool_size: 1"), r"claims.yaml: key 'pool_size': must be an integer >= 2; got 1"),
+    (GOOD.replace("version: 1", "version: 1\nearly_stop: sometimes"),
+     r"claims.yaml: key 'early_stop': must be true, false or \{epsilon: 0.001\} \(0 < epsilon < 0.5\); got 'sometimes'"),
+    (GOOD.replace("version: 1", "version: 1\nearly_stop: {epsilon: 2}"), r"claims.yaml: key 'early_stop': must be true, false"),
+    (GOOD.replace("version: 1", "version: 1\ntail: pareto"), r"claims.yaml: key 'tail': must be one of none, gpd; got 'pareto'"),
     (GOOD.replace("version: 1", "version: 1\nname: ../x"), r"claims.yaml: key 'name': must be a plain file-name-safe string; got '../x'"),
     (GOOD + "    expect: yes\n", r"claims.yaml: claim 'colors': key 'expect': must be significant or not-significant"),
     (GOOD + "    expect: signifcant\n", r"claims.yaml: claim 'colors': key 'expect': .*got 'signifcant'; did you mean 'significant'"),
