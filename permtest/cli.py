@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--backend", default="threading", choices=("threading", "loky", "dask"),
                          help="where permutation blocks run (default threading)")
         sub.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster on 127.0.0.1)")
+        sub.add_argument("--device", help="cuda or cuda:N: null distributions on a GPU (default: the CPU engine)")
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     options(commands.add_parser("run", help="run configs and write reports"))
@@ -109,6 +110,10 @@ def _run(args, gate: bool = False) -> int:
     effective_jobs(args.jobs)
     if args.scheduler and args.backend != "dask":
         raise PermtestError("--scheduler needs --backend dask")
+    if args.device:
+        from . import gpu
+
+        gpu.available(args.device)
     configs = _load_configs(args.configs, args)
     report.check_writable(args.out)
     if gate and args.junit:
@@ -116,7 +121,8 @@ def _run(args, gate: bool = False) -> int:
     runs = []
     for config in configs:
         bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
-        run = runner.execute(config, n_jobs=args.jobs, progress=bar, backend=args.backend, scheduler=args.scheduler)
+        run = runner.execute(config, n_jobs=args.jobs, progress=bar, backend=args.backend, scheduler=args.scheduler,
+                             device=args.device)
         if bar:
             bar.close()
         report.write_reports(run, args.out)

@@ -80,6 +80,7 @@ def permutation_test(
     early_stop: bool | float = False,
     tail: str = "none",
     scheduler: str | None = None,
+    device: str | None = None,
     stream: tuple[int, ...] = (),
     where: str = "",
     progress=None,
@@ -100,7 +101,9 @@ def permutation_test(
     Pareto estimate of p to ``details`` when fewer than 10 permutations reach the
     observed value (:mod:`permtest.tail`; an estimate, never the reported p).
     ``backend="dask"`` runs the seed blocks on a Dask cluster (``scheduler``
-    address, or a local one).
+    address, or a local one). ``device="cuda"`` computes the null distribution on
+    a GPU (:mod:`permtest.gpu`: same distribution, its own random streams, so not
+    the CPU engine's bits).
 
     ``stream`` names an independent random stream under the same seed (configs give
     each claim and null its own); ``where`` prefixes error messages.
@@ -109,11 +112,21 @@ def permutation_test(
     plan = _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params,
                  preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where)
     bounds = _early_stop_rule(plan, alternative, alpha, early_stop, where)
+    if device is not None:
+        _check_device(device, statistic, null, bounds, where)
     if tail not in TAILS:
         raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
     observed = float(plan.measure(plan.observed_draw)[0])
     if plan.exact_labelings is not None:
         null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
+    elif device is not None:
+        from . import gpu
+
+        null_distribution = gpu.null_distribution(
+            preprocessed(emb, preprocess), plan.groups, statistic, null, plan.permutations, plan.seed,
+            stream=plan.stream, device=device, batch_size=batch_size,
+            pool=plan.null.pool if null == "tokens" else None)
+        plan.details["device"] = device
     elif bounds is not None:
         null_distribution = _run_until_decided(plan, observed, alternative, bounds, n_jobs, backend, scheduler,
                                                progress)
@@ -158,6 +171,17 @@ def _tail_estimate(plan, observed, null, alternative) -> dict | None:
         smallest = min(sides, key=lambda e: e["p_estimate"])
         return {**smallest, "p_estimate": min(1.0, 2 * smallest["p_estimate"])}
     return gpd.gpd_tail(*_one_sided(plan, observed, null, alternative))
+
+
+def _check_device(device: str, statistic: str, null: str, bounds, where: str) -> None:
+    from . import gpu
+
+    gpu.available(device)
+    if statistic not in gpu.STATISTICS or null not in gpu.NULLS:
+        raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} under "
+                            f"{', '.join(gpu.NULLS)}; {statistic} under {null} runs on the CPU (leave device out)")
+    if bounds is not None:
+        raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
 
 
 def _early_stop_rule(plan, alternative, alpha, early_stop, where) -> "sequential.Boundaries | None":

@@ -76,8 +76,7 @@ class ShuffleNull(Null):
         self._domain = self._make_domain()
 
     def _make_domain(self) -> Domain:
-        rows, dims = self.matrix.shape
-        return Domain.uniform(self.pieces * dims, rows * dims)
+        return shuffle_domain(self.matrix.shape, self.pieces)
 
     def domain(self) -> Domain:
         return self._domain
@@ -100,15 +99,7 @@ class ColumnsNull(ShuffleNull):
     name = "columns"
 
     def _make_domain(self) -> Domain:
-        rows, dims = self.matrix.shape
-        slots = self.pieces * dims
-        # Slot (piece p, dim j) reads key u * dims + j: row u of column j, so keys are
-        # distinct exactly when each column's rows are.
-        return Domain(
-            size=np.full(slots, rows, dtype=np.int64),
-            offset=np.tile(np.arange(dims, dtype=np.int64), self.pieces),
-            stride=np.full(slots, dims, dtype=np.int64),
-        )
+        return columns_domain(self.matrix.shape, self.pieces)
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
         return streams.main.permuted(self.matrix, axis=0)
@@ -127,12 +118,7 @@ class TokensNull(Null):
         self.pool = pool
         # neighbors: (len(pool.order), k) neighbour rows of each pool word, if needed.
         self.pool_neighbors = neighbors
-        band = pool.band_of(groups)
-        self._domain = Domain(
-            size=pool.band_sizes[band],
-            offset=pool.band_starts[band],
-            stride=np.ones(band.size, dtype=np.int64),
-        )
+        self._domain = tokens_domain(pool, groups)
 
     def domain(self) -> Domain:
         return self._domain
@@ -183,6 +169,28 @@ class LabelsNull(Null):
     def all_arrangements(self) -> np.ndarray:
         """Every distinct labelling, the observed one first."""
         return self._place(all_labelings(self.labels[self.movable]))
+
+
+def shuffle_domain(shape: tuple[int, int], pieces: int) -> Domain:
+    """Slot keys are positions in the flattened matrix, all V*d of them."""
+    rows, dims = shape
+    return Domain.uniform(pieces * dims, rows * dims)
+
+
+def columns_domain(shape: tuple[int, int], pieces: int) -> Domain:
+    """Slot (piece p, dim j) reads key u * dims + j: row u of column j, so keys are
+    distinct exactly when each column's rows are."""
+    rows, dims = shape
+    slots = pieces * dims
+    return Domain(size=np.full(slots, rows, dtype=np.int64),
+                  offset=np.tile(np.arange(dims, dtype=np.int64), pieces),
+                  stride=np.full(slots, dims, dtype=np.int64))
+
+
+def tokens_domain(pool: Pool, groups: WordGroups) -> Domain:
+    """Slot i is a position in the pool, within word i's frequency band."""
+    band = pool.band_of(groups)
+    return Domain(size=pool.band_sizes[band], offset=pool.band_starts[band], stride=np.ones(band.size, dtype=np.int64))
 
 
 def all_labelings(labels: np.ndarray) -> np.ndarray:

@@ -88,7 +88,7 @@ def stream_key(claim: str, null: str) -> tuple[int, int]:
 
 
 def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
-            scheduler: str | None = None) -> ConfigRun:
+            scheduler: str | None = None, device: str | None = None) -> ConfigRun:
     """Run a validated config. ``progress(claim, null, done, total)`` is called as
     permutations complete."""
     started = time.perf_counter()
@@ -105,7 +105,7 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
                 preprocess=config.preprocess, subwords=config.subwords, pool=claim.pool,
                 pool_size=claim.pool_size, match=claim.match, backend=backend, scheduler=scheduler,
                 alpha=corrections.first_step_alpha(config.correction, config.alpha, family),
-                early_stop=config.early_stop, tail=config.tail,
+                early_stop=config.early_stop, tail=config.tail, device=device,
                 stream=stream_key(claim.name, null), where=where, progress=report,
             )
     outcomes, warnings = _decide(config, results)

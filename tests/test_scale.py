@@ -122,3 +122,32 @@ def test_report_says_p_below_one_over_m_plus_one(glove, tmp_path, capsys):
 
     details = json.loads((tmp_path / "r" / "t.json").read_text())["tests"]["numbers/shuffle"]
     assert "tail" in details and "estimate" in details["tail"]["method"]
+
+
+def test_device_engine_through_the_api(tiny):
+    from permtest import gpu
+    from permtest.engine import preprocessed
+    from permtest.wordgroups import resolve
+
+    groups = {"g": ["aa", "ab", "ac"]}
+    res = permtest.permutation_test(tiny, groups, null="shuffle", permutations=1500, seed=4, device="cpu")
+    direct = gpu.null_distribution(preprocessed(tiny, "none"), resolve(tiny, groups), "coherence", "shuffle",
+                                   1500, 4, device="cpu")
+    np.testing.assert_array_equal(res.null_distribution, direct)
+    assert res.details["device"] == "cpu"
+
+
+def test_device_errors(tiny, tmp_path, capsys):
+    with pytest.raises(permtest.PermtestError, match=r"device 'cpu' runs coherence, separation, silhouette"):
+        permtest.permutation_test(tiny, {"g": ["aa", "ab"]}, "neighbors", "tokens", device="cpu")
+    with pytest.raises(permtest.PermtestError, match="early_stop runs on the CPU engine"):
+        permtest.permutation_test(tiny, {"g": ["aa", "ab"]}, null="shuffle", device="cpu", early_stop=True)
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\nsource: glove\npermutations: 100\nclaims:\n"
+                      "  - {name: a, statistic: coherence, groups: {g: [two, three]}}\n")
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["run", str(config), "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
+        assert "device 'cuda' is not available" in capsys.readouterr().err
+        assert not (tmp_path / "r").exists()
