@@ -25,7 +25,7 @@ def run(emb, groups=WORDS, **kw):
     ({"statistic": "coherance"}, r"statistic must be one of coherence, .*; got 'coherance'; did you mean 'coherence'\?"),
     ({"preprocess": "zscore"}, r"preprocess must be one of none, center, standardize; got 'zscore'"),
     ({"subwords": "avg"}, r"subwords must be one of error, mean, first; got 'avg'"),
-    ({"backend": "mpi"}, r"backend must be one of threading, loky; got 'mpi'"),
+    ({"backend": "mpi"}, r"backend must be one of threading, loky, dask; got 'mpi'"),
     ({"null": "labels"}, r"the labels null permutes group membership and needs 2\+ groups; got 1"),
     ({"statistic": "separation"}, r"statistic 'separation' needs at least 2 groups; got 1"),
     ({"statistic": "neighbors", "params": {"k": 0}}, r"parameter 'k' of statistic 'neighbors' must be an integer >= 1; got 0"),
