@@ -42,6 +42,16 @@ def exceedance_counts(observed: float, null: np.ndarray) -> tuple[int, int]:
             int(np.count_nonzero(at_least_as_extreme(observed, null, "less"))))
 
 
+def _extreme_count(observed: float, null: np.ndarray, alternative: str) -> tuple[int, float]:
+    """``b`` for the alternative, and the factor two-sided p-values carry."""
+    greater, less = exceedance_counts(observed, null)
+    if alternative == "greater":
+        return greater, 1.0
+    if alternative == "less":
+        return less, 1.0
+    return min(greater, less), 2.0
+
+
 def monte_carlo_p(observed: float, null: np.ndarray, alternative: str) -> PValue:
     """p = (1 + b) / (1 + m) over ``m`` random permutations, ``b`` of them at least
     as extreme as the observed value.
@@ -56,13 +66,7 @@ def monte_carlo_p(observed: float, null: np.ndarray, alternative: str) -> PValue
     many permutations would give, from ``b`` successes in ``m`` draws.
     """
     m = int(null.size)
-    greater, less = exceedance_counts(observed, null)
-    if alternative == "greater":
-        b, factor = greater, 1.0
-    elif alternative == "less":
-        b, factor = less, 1.0
-    else:
-        b, factor = min(greater, less), 2.0
+    b, factor = _extreme_count(observed, null, alternative)
     p = min(1.0, factor * (1 + b) / (1 + m))
     low, high = clopper_pearson(b, m)
     return PValue(p, b, m, min(1.0, factor * low), min(1.0, factor * high))
@@ -73,13 +77,7 @@ def exact_p(observed: float, null: np.ndarray, alternative: str) -> PValue:
     them (so ``b >= 1``): the exact permutation p-value, with no Monte Carlo error.
     This is the rule ``scipy.stats.permutation_test`` uses when it enumerates."""
     m = int(null.size)
-    greater, less = exceedance_counts(observed, null)
-    if alternative == "greater":
-        b, factor = greater, 1.0
-    elif alternative == "less":
-        b, factor = less, 1.0
-    else:
-        b, factor = min(greater, less), 2.0
+    b, factor = _extreme_count(observed, null, alternative)
     p = min(1.0, factor * b / m)
     return PValue(p, b, m, p, p)
 

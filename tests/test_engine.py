@@ -9,6 +9,7 @@ import permtest
 from permtest import statistics
 from permtest.pools import make_pool
 from conftest import random_embeddings
+from literal import DRAWS, coherence_of, literal_null, small_embeddings
 
 WORDS = {"g": ["aa", "ab", "ac", "ad"]}
 TWO = {"x": ["aa", "ab", "ac"], "y": ["ad", "ae", "af"]}
@@ -66,48 +67,17 @@ def test_result_is_frozen_and_read_only(tiny):
 
 # --- each null equals its literal definition -------------------------------------
 
-DRAWS = 20_000
-
-
-def coherence_of(rows_vectors):
-    x = np.asarray(rows_vectors, dtype=np.float64)[None]
-    return statistics.coherence(statistics.cosines(x), np.zeros(x.shape[1], dtype=int), 1)[0]
-
-
-def literal_null(emb, rows, null, rng, draws=DRAWS):
-    """The nulls as their definitions say, one whole matrix at a time."""
-    out = np.empty(draws)
-    matrix = emb.matrix
-    pool = make_pool(emb).order
-    for i in range(draws):
-        if null == "shuffle":
-            flat = matrix.reshape(-1).copy()
-            rng.shuffle(flat)
-            shuffled = flat.reshape(matrix.shape)
-        elif null == "columns":
-            shuffled = rng.permuted(matrix, axis=0)
-        else:
-            shuffled = matrix
-            rows = rng.choice(pool, size=len(rows), replace=False)
-        out[i] = coherence_of(shuffled[rows])
-    return out
-
 
 @pytest.fixture(scope="module")
 def small():
-    # A small, skewed matrix: repeated values matter, so sampling with replacement
-    # would show.
-    rng = np.random.default_rng(5)
-    matrix = rng.exponential(size=(12, 3)) * rng.choice([-1, 1], size=(12, 3))
-    vocab = [chr(97 + i) * 2 for i in range(12)]
-    return permtest.Embeddings.from_array(matrix, vocab, name="small")
+    return small_embeddings()
 
 
 @pytest.mark.parametrize("null", ["shuffle", "columns", "tokens"])
 def test_null_matches_literal_definition(small, null):
     groups = {"g": ["aa", "bb", "cc"]}
     engine = permtest.permutation_test(small, groups, null=null, permutations=DRAWS, seed=3).null_distribution
-    literal = literal_null(small, [0, 1, 2], null, np.random.default_rng(8))
+    literal = literal_null(small.matrix, [0, 1, 2], null, np.random.default_rng(8), pool=make_pool(small).order)
     assert stats.ks_2samp(engine, literal).pvalue > 1e-3
     assert stats.cramervonmises_2samp(engine, literal).pvalue > 1e-3
 
@@ -118,7 +88,7 @@ def test_the_comparison_can_tell_with_replacement_apart(small):
     rng = np.random.default_rng(4)
     values = small.matrix.reshape(-1)
     with_replacement = np.array([coherence_of(rng.choice(values, 9).reshape(3, 3)) for _ in range(DRAWS)])
-    literal = literal_null(small, [0, 1, 2], "shuffle", np.random.default_rng(8))
+    literal = literal_null(small.matrix, [0, 1, 2], "shuffle", np.random.default_rng(8))
     assert stats.cramervonmises_2samp(with_replacement, literal).pvalue < 1e-3
 
 

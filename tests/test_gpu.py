@@ -27,11 +27,12 @@ from permtest.pools import make_pool
 from permtest.sampling import Domain, repeats
 from permtest.wordgroups import WordGroups, resolve
 
+from literal import DRAWS, coherence_of, literal_null, small_embeddings
+
 torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA = torch.cuda.is_available()
-DRAWS = 20_000
 
 
 # --- statistics ---------------------------------------------------------------------
@@ -186,34 +187,9 @@ def test_columns_domains_are_sampled_without_replacement_each():
 # --- each null against its literal definition ---------------------------------------
 
 
-def coherence_of(vectors):
-    x = np.asarray(vectors, dtype=np.float64)[None]
-    return statistics.coherence(statistics.cosines(x), np.zeros(x.shape[1], dtype=int), 1)[0]
-
-
-def literal_null(matrix, rows, null, rng, pool=None, draws=DRAWS):
-    """The nulls as their definitions say, one whole matrix at a time."""
-    out = np.empty(draws)
-    for i in range(draws):
-        if null == "shuffle":
-            flat = matrix.reshape(-1).copy()
-            rng.shuffle(flat)
-            picked = flat.reshape(matrix.shape)[rows]
-        elif null == "columns":
-            picked = rng.permuted(matrix, axis=0)[rows]
-        else:
-            picked = matrix[rng.choice(pool, size=len(rows), replace=False)]
-        out[i] = coherence_of(picked)
-    return out
-
-
 @pytest.fixture(scope="module")
 def small():
-    # Small and skewed: repeated values matter, so sampling with replacement would show.
-    rng = np.random.default_rng(5)
-    matrix = rng.exponential(size=(12, 3)) * rng.choice([-1, 1], size=(12, 3))
-    vocab = [chr(97 + i) * 2 for i in range(12)]
-    return permtest.Embeddings.from_array(matrix, vocab, name="small")
+    return small_embeddings()
 
 
 def device_null(emb, words, null, seed=3, device="cpu", permutations=DRAWS, statistic="coherence", **options):
