@@ -92,7 +92,7 @@ def format_neighborhood(n: Neighborhood) -> str:
         lines.append(f"  {i:>4}  {word[:15]:<16}{sim:7.3f}{hubs:>5}{flag}   |  {other[:17]:<18}{other_sim:7.3f}")
     lines += ["", f"Top-{n.k} cosine for {n.sample} random words of the whole-word pool (median [95th percentile]):",
               f"  {'':<22}{'nearest':>18}{f'{n.k}th nearest':>20}"]
-    for label, tops in ((f"real matrix", n.top_real), (f"{n.null} null", n.top_null)):
+    for label, tops in (("real matrix", n.top_real), (f"{n.null} null", n.top_null)):
         first = f"{np.median(tops['first']):.3f} [{np.quantile(tops['first'], 0.95):.3f}]"
         kth = f"{np.median(tops['kth']):.3f} [{np.quantile(tops['kth'], 0.95):.3f}]"
         lines.append(f"  {label:<22}{first:>18}{kth:>20}")

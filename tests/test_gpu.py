@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import permtest
 from permtest import gpu, statistics
 from permtest.errors import PermtestError
 from permtest.nulls import all_labelings

@@ -191,7 +191,7 @@ def test_vocab_length_mismatch(tmp_path, table):
     matrix, words = table
     np.save(tmp_path / "m.npy", matrix)
     vocab = write_vocab(tmp_path / "vocab.txt", words[:-1])
-    with pytest.raises(PermtestError, match=rf"vocab\.txt: 5 words but .*m\.npy has 6 rows"):
+    with pytest.raises(PermtestError, match=r"vocab\.txt: 5 words but .*m\.npy has 6 rows"):
         readers.read(tmp_path / "m.npy", vocab=vocab)
 
 
