@@ -110,12 +110,9 @@ def permutation_test(
     """
     started = time.perf_counter()
     plan = _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params,
-                 preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where)
-    bounds = _early_stop_rule(plan, alternative, alpha, early_stop, where)
-    if device is not None:
-        _check_device(device, statistic, null, bounds, where)
-    if tail not in TAILS:
-        raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
+                 preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where,
+                 alpha, early_stop, tail, device)
+    bounds = _early_stop_rule(plan, alternative, alpha, early_stop)
     observed = float(plan.measure(plan.observed_draw)[0])
     if plan.exact_labelings is not None:
         null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
@@ -173,28 +170,34 @@ def _tail_estimate(plan, observed, null, alternative) -> dict | None:
     return gpd.gpd_tail(*_one_sided(plan, observed, null, alternative))
 
 
-def _check_device(device: str, statistic: str, null: str, bounds, where: str) -> None:
-    from . import gpu
+def _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where) -> None:
+    """The options that change how a test runs, checked before any heavy work."""
+    if tail not in TAILS:
+        raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
+    if early_stop not in (False, None):
+        epsilon = 1e-3 if early_stop is True else early_stop
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 0.5:
+            raise PermtestError(f"{where}early_stop must be true or a risk epsilon strictly between 0 and 0.5; "
+                                f"got {early_stop!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+            raise PermtestError(f"{where}alpha must be a number strictly between 0 and 1; got {alpha!r}")
+        if alternative == "two-sided" and not measure.two_sided_on_magnitude:
+            raise PermtestError(f"{where}early_stop decides one-sided tests; use alternative greater or less")
+    if device is not None:
+        from . import gpu
 
-    gpu.available(device)
-    if statistic not in gpu.STATISTICS or null not in gpu.NULLS:
-        raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} under "
-                            f"{', '.join(gpu.NULLS)}; {statistic} under {null} runs on the CPU (leave device out)")
-    if bounds is not None:
-        raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
+        gpu.available(device)
+        if statistic not in gpu.STATISTICS or null not in gpu.NULLS:
+            raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} under "
+                                f"{', '.join(gpu.NULLS)}; {statistic} under {null} runs on the CPU (leave device out)")
+        if early_stop not in (False, None):
+            raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
 
 
-def _early_stop_rule(plan, alternative, alpha, early_stop, where) -> "sequential.Boundaries | None":
-    if early_stop is False or early_stop is None or plan.exact_labelings is not None:
+def _early_stop_rule(plan, alternative, alpha, early_stop) -> "sequential.Boundaries | None":
+    if early_stop in (False, None) or plan.exact_labelings is not None:
         return None
     epsilon = 1e-3 if early_stop is True else early_stop
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 0.5:
-        raise PermtestError(f"{where}early_stop must be true or a risk epsilon strictly between 0 and 0.5; "
-                            f"got {early_stop!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise PermtestError(f"{where}alpha must be a number strictly between 0 and 1; got {alpha!r}")
-    if alternative == "two-sided" and not plan.measure.two_sided_on_magnitude:
-        raise PermtestError(f"{where}early_stop decides one-sided tests; use alternative greater or less")
     plan.details["early_stop"] = {"rule": sequential.RULE, "epsilon": float(epsilon), "alpha": float(alpha),
                                   "budget": plan.permutations}
     return sequential.boundaries(float(alpha), float(epsilon), plan.permutations)
@@ -264,7 +267,8 @@ def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np
 
 
 def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params, preprocess,
-          subwords, pool, pool_size, match, batch_size, backend, stream, where) -> _Plan:
+          subwords, pool, pool_size, match, batch_size, backend, stream, where, alpha=0.05, early_stop=False,
+          tail="none", device=None) -> _Plan:
     """Validate every argument up front, then build the per-claim data."""
     permutations = _check_int("permutations", permutations, 1, where)
     seed = _check_int("seed", seed, 0, where)
@@ -278,6 +282,7 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     _preprocess.check(preprocess)
     word_groups, measure = validate_claim(emb, groups, statistic, null, params, subwords, pool, pool_size,
                                           match, where, preprocess)
+    _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where)
     matrix = preprocessed(emb, preprocess)
     details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
 
