@@ -41,19 +41,11 @@ class Draw:
     rows: np.ndarray | None = None  # (B, n) vocabulary rows, -1 for pooled words
     neighbors: np.ndarray | None = None  # (B, n, k) neighbour rows
 
-    @property
-    def size(self) -> int:
-        for array in (self.vectors, self.rows, self.neighbors):
-            if array is not None and array.ndim >= 2 and array.shape[0] > 1:
-                return array.shape[0]
-        return np.atleast_2d(self.labels).shape[0]
-
 
 class Null:
     """Base: a null model bound to one claim and one (preprocessed) matrix."""
 
     name = ""
-    exact_enumeration = False
 
     def domain(self) -> Domain | None:
         """The sampling domain (sizes the spare stream), or None if not sampling."""
