@@ -175,7 +175,7 @@ def _check_run_options(measure, statistic, null, alternative, alpha, early_stop,
     if tail not in TAILS:
         raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
     if early_stop not in (False, None):
-        epsilon = 1e-3 if early_stop is True else early_stop
+        epsilon = _epsilon(early_stop)
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 0.5:
             raise PermtestError(f"{where}early_stop must be true or a risk epsilon strictly between 0 and 0.5; "
                                 f"got {early_stop!r}")
@@ -194,10 +194,15 @@ def _check_run_options(measure, statistic, null, alternative, alpha, early_stop,
             raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
 
 
+def _epsilon(early_stop):
+    """``early_stop=True`` means Gandy's risk 1e-3; a number is the risk itself."""
+    return 1e-3 if early_stop is True else early_stop
+
+
 def _early_stop_rule(plan, alternative, alpha, early_stop) -> "sequential.Boundaries | None":
     if early_stop in (False, None) or plan.exact_labelings is not None:
         return None
-    epsilon = 1e-3 if early_stop is True else early_stop
+    epsilon = _epsilon(early_stop)
     plan.details["early_stop"] = {"rule": sequential.RULE, "epsilon": float(epsilon), "alpha": float(alpha),
                                   "budget": plan.permutations}
     return sequential.boundaries(float(alpha), float(epsilon), plan.permutations)
@@ -226,10 +231,11 @@ def _check_int(name: str, value, low: int, where: str) -> int:
 
 
 def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
-                   match="none", where="", preprocess="none") -> tuple[WordGroups, measures.Measure]:
+                   match="none", where="", preprocess="none"):
     """Check a claim against a source without running anything: its words, its
     statistic and parameters, and whether the null applies. What ``permtest check``
-    runs; :func:`permutation_test` runs it too."""
+    runs; :func:`permutation_test` runs it too. Returns the resolved groups, the
+    measure and (for the ``tokens`` null) the pool, so they are built once."""
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
@@ -247,9 +253,11 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if null == "labels" and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
+    pool_model = None
     if null == "tokens":
-        make_pool(emb, pool, pool_size, match, where=where).check_room(word_groups, where)
-    return word_groups, measure
+        pool_model = make_pool(emb, pool, pool_size, match, where=where)
+        pool_model.check_room(word_groups, where)
+    return word_groups, measure, pool_model
 
 
 def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np.ndarray | None:
@@ -280,8 +288,8 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     if backend not in BACKENDS:
         raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
     _preprocess.check(preprocess)
-    word_groups, measure = validate_claim(emb, groups, statistic, null, params, subwords, pool, pool_size,
-                                          match, where, preprocess)
+    word_groups, measure, pool_model = validate_claim(emb, groups, statistic, null, params, subwords, pool,
+                                                      pool_size, match, where, preprocess)
     _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where)
     matrix = preprocessed(emb, preprocess)
     details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
@@ -300,7 +308,6 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     elif null == "columns":
         null_model = ColumnsNull(matrix, word_groups, measure.labels)
     elif null == "tokens":
-        pool_model = make_pool(emb, pool, pool_size, match, where=where)
         pool_neighbors = None
         if measure.reads_neighbors:
             pool_neighbors = knn.pool_neighbors(unit_rows(emb, preprocess, matrix), pool_model.order,
