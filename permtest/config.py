@@ -362,21 +362,15 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
     expect = _check_expect(item.get("expect"), nulls, problems, name)
 
-    if statistic in measures.MIN_GROUPS and groups and len(groups) < measures.MIN_GROUPS[statistic]:
-        problems.add(f"statistic '{statistic}' needs at least {measures.MIN_GROUPS[statistic]} groups; "
-                     f"got {len(groups)}", name, "groups")
-    if statistic in measures.MAX_GROUPS and len(groups) > measures.MAX_GROUPS[statistic]:
-        problems.add(f"statistic '{statistic}' takes exactly {measures.MAX_GROUPS[statistic]} groups; "
-                     f"got {len(groups)}", name, "groups")
+    if statistic in measures.STATISTICS and groups:
+        # Empty or malformed groups were reported above; they still count as groups.
+        sizes = {g: len(w) if isinstance(w, list) else 0 for g, w in groups.items()}
+        for problem in measures.shape_problems(statistic, sizes):
+            problems.add(problem, name, "groups")
     mantel = statistic == "rsa" and isinstance(params, Mapping) and params.get("other") is not None
     if "labels" in nulls and groups and len(groups) < 2 and not mantel:
         problems.add("the labels null permutes group membership and needs 2+ groups; "
                      f"this claim has {len(groups)}", name, "nulls")
-    if statistic == "coherence":
-        for group, words in groups.items():
-            if isinstance(words, list) and len(words) == 1:
-                problems.add(f"group '{group}' has one word; coherence needs pairs (2+ words per group)",
-                             name, "groups")
     if len(problems.lines) > before:
         return None
     return Claim(name=name, statistic=statistic, groups={g: list(w) for g, w in groups.items()},

@@ -156,17 +156,9 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
             raise PermtestError(f"{where}statistic '{name}' has no parameter {key!r} (parameters: {choices})")
     values = {**allowed, **params}
     n_groups = groups.n_groups
-    if n_groups < MIN_GROUPS[name]:
-        raise PermtestError(f"{where}statistic '{name}' needs at least {MIN_GROUPS[name]} groups; got {n_groups}")
-    if name in MAX_GROUPS and n_groups > MAX_GROUPS[name]:
-        raise PermtestError(f"{where}statistic '{name}' takes exactly {MAX_GROUPS[name]} groups; got {n_groups}")
-    sizes = groups.sizes
-    if name == "coherence":
-        small = [n for n, s in zip(groups.names, sizes) if s < 2]
-        if small:
-            raise PermtestError(f"{where}group '{small[0]}' has one word; coherence needs pairs (2+ words per group)")
-    if name == "separation" and all(s < 2 for s in sizes):
-        raise PermtestError(f"{where}separation needs a group with 2+ words (no within-group pairs)")
+    problems = shape_problems(name, dict(zip(groups.names, groups.sizes)))
+    if problems:
+        raise PermtestError(where + problems[0])
     if name == "neighbors":
         _neighbors_params(values, groups, where)
         return NeighborsMeasure(name, groups, values)
@@ -181,6 +173,23 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
                                 f"(or set params.other to compare with another source)")
         return RsaMeasure(name, groups, values, other_vectors)
     return CosineMeasure(name, groups, values)
+
+
+def shape_problems(name: str, sizes: dict[str, int]) -> list[str]:
+    """What the number and sizes of a claim's groups rule out for a statistic,
+    known before any word is looked up (config validation reports these for
+    every claim at once)."""
+    problems = []
+    if len(sizes) < MIN_GROUPS[name]:
+        problems.append(f"statistic '{name}' needs at least {MIN_GROUPS[name]} groups; got {len(sizes)}")
+    if name in MAX_GROUPS and len(sizes) > MAX_GROUPS[name]:
+        problems.append(f"statistic '{name}' takes exactly {MAX_GROUPS[name]} groups; got {len(sizes)}")
+    if name == "coherence":
+        problems += [f"group '{g}' has one word; coherence needs pairs (2+ words per group)"
+                     for g, size in sizes.items() if size == 1]
+    if name == "separation" and sizes and all(size < 2 for size in sizes.values()):
+        problems.append("separation needs a group with 2+ words (no within-group pairs)")
+    return problems
 
 
 def _neighbors_params(values: dict, groups: WordGroups, where: str) -> None:
