@@ -104,14 +104,6 @@ class Embeddings:
         """sha256 of the matrix's float32 bytes (C order, native little-endian)."""
         return hashlib.sha256(np.ascontiguousarray(self.matrix, dtype="<f4").data).hexdigest()
 
-    @cached_property
-    def unit(self) -> np.ndarray:
-        """Rows scaled to unit length (float32), for neighbour searches."""
-        norms = np.linalg.norm(self.matrix, axis=1, keepdims=True)
-        unit = (self.matrix / norms).astype(np.float32)
-        unit.flags.writeable = False
-        return unit
-
     def row_of(self, word: str) -> int | None:
         """The row that stands for ``word``, trying its spellings in order."""
         for spelling in (self.spellings(word) if self.spellings else (word,)):

@@ -18,6 +18,7 @@ from . import knn
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
 from .pools import make_pool
+from .wordgroups import missing_message
 
 NULLS = ("shuffle", "columns")
 HUB_FACTOR = 5  # a neighbour counted this many times more often than chance is a hub
@@ -50,9 +51,7 @@ def neighborhood(emb: Embeddings, word: str, k: int = 10, null: str = "shuffle",
         raise PermtestError(f"--seed must be an integer >= 0; got {seed!r}")
     row = emb.row_of(word)
     if row is None:
-        close = emb.suggestions(word)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise PermtestError(f"'{word}' is not in the vocabulary of {emb.name}{hint}")
+        raise PermtestError(missing_message(emb, [(word, None)]))
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     if null == "shuffle":
         shuffled = rng.permutation(emb.matrix.reshape(-1)).reshape(emb.shape)

@@ -97,7 +97,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
                 labels.append(label)
                 pieces.append(found)
         if missing:
-            raise PermtestError(at + _missing_message(emb, missing))
+            raise PermtestError(at + missing_message(emb, missing))
         names.append(str(name))
     rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces], dtype=np.int64)
     return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows)
@@ -118,7 +118,7 @@ def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | lis
     return None
 
 
-def _missing_message(emb: Embeddings, missing: list[tuple[str, list[str] | None]]) -> str:
+def missing_message(emb: Embeddings, missing: list[tuple[str, list[str] | None]]) -> str:
     """One sentence for every word of a group the vocabulary lacks: close matches
     first (a typo is the likeliest cause), then the pieces a tokenizer would use."""
     def notes(word: str, split: list[str] | None) -> list[str]:
