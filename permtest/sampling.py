@@ -37,6 +37,7 @@ independent of batch size and ``n_jobs``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -48,10 +49,11 @@ class Domain:
     """Where each slot draws from: slot ``s`` takes key ``offset[s] + stride[s] * u``
     with ``u`` uniform on ``[0, size[s])``.
 
-    Slots with equal ``(offset mod stride, stride)`` structure may produce equal keys;
-    keys are forced distinct within a permutation. Distinct domains must not share
-    keys (callers give them disjoint key ranges), so distinct keys means "without
-    replacement within each domain".
+    Slots with equal ``(size, offset, stride)`` share a domain and may draw equal
+    keys; keys are forced distinct within a permutation. Distinct domains must not
+    share keys (callers give them disjoint key ranges), so distinct keys means
+    "without replacement within each domain". Derived facts are cached: a Domain
+    serves every batch of a test.
     """
 
     size: np.ndarray
@@ -71,14 +73,24 @@ class Domain:
     def slots(self) -> int:
         return int(self.size.shape[0])
 
-    @property
+    @cached_property
     def same_size(self) -> bool:
         return bool((self.size == self.size[0]).all())
 
+    @cached_property
+    def identity(self) -> bool:
+        """Keys are the draws themselves (offset 0, stride 1)."""
+        return not self.offset.any() and bool((self.stride == 1).all())
+
     def keys(self, u: np.ndarray) -> np.ndarray:
-        if not self.offset.any() and (self.stride == 1).all():
-            return u
-        return self.offset + self.stride * u
+        return u if self.identity else self.offset + self.stride * u
+
+    @cached_property
+    def spares(self) -> int:
+        """Spare draws per permutation: the expected repairs plus a Poisson tail
+        (running out is a ~1e-9 event per permutation, and harmless anyway)."""
+        lam = self.expected_repairs()
+        return int(np.ceil(lam + 6.0 * np.sqrt(lam) + 8.0))
 
     def expected_repairs(self) -> float:
         """Expected number of repeated draws per permutation (the birthday count),
@@ -96,7 +108,7 @@ class BlockStreams:
         self.seed_seq = seed_seq
         self.main = np.random.Generator(np.random.PCG64(_child(seed_seq, 0)))
         self._spare_bits = np.random.PCG64(_child(seed_seq, 1))
-        self.spares = 0 if domain is None else _spare_count(domain)
+        self.spares = 0 if domain is None else domain.spares
         self.done = 0  # permutations of this block already drawn
 
     def spare_draws(self, n: int) -> np.ndarray:
@@ -113,12 +125,6 @@ def _child(seed_seq: np.random.SeedSequence, *key: int) -> np.random.SeedSequenc
     # Explicit spawn keys rather than seed_seq.spawn(): the same key always names the
     # same stream, however many streams were asked for before.
     return np.random.SeedSequence(seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + key)
-
-
-def _spare_count(domain: Domain) -> int:
-    lam = domain.expected_repairs()
-    # Poisson tail: running out is a ~1e-9 event per permutation, and harmless anyway.
-    return int(np.ceil(lam + 6.0 * np.sqrt(lam) + 8.0))
 
 
 def lemire(raw: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
