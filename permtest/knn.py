@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 _CHUNK = 512  # query rows per matrix product: bounds memory at _CHUNK x V floats
+_RULE = "ties: lowest rows"  # part of the cache key: lists cached under another rule are not reused
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -27,7 +28,8 @@ def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) 
 
     ``unit``: ``(V, d)`` unit rows; ``queries``: ``(q, d)`` unit vectors; ``exclude``:
     ``(q,)`` a row to leave out per query (the word itself) or -1. Returns ``(q, k)``
-    int64, most similar first; equal similarities are ordered by row.
+    int64, most similar first; equal similarities are ordered by row, and a tie at
+    the k-th place keeps the lowest rows.
     """
     out = np.empty((queries.shape[0], k), dtype=np.int64)
     for start in range(0, queries.shape[0], _CHUNK):
@@ -38,9 +40,23 @@ def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) 
         sims[np.flatnonzero(has), skip[has]] = -np.inf
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)
+        _lowest_rows_at_ties(sims, top, top_sims)
         order = np.lexsort((top, -top_sims), axis=1)
         out[start:start + _CHUNK] = np.take_along_axis(top, order, axis=1)
     return out
+
+
+def _lowest_rows_at_ties(sims: np.ndarray, top: np.ndarray, top_sims: np.ndarray) -> None:
+    """Where a tie straddles the k-th place, keep the tied rows with the lowest
+    indices (in place). ``argpartition`` picks an arbitrary subset of them, which
+    would make a neighbour list depend on numpy's partition algorithm."""
+    kth = top_sims.min(axis=1)
+    ties = (sims == kth[:, None]).sum(axis=1)
+    for q in np.flatnonzero(ties > (top_sims == kth[:, None]).sum(axis=1)).tolist():
+        above = top_sims[q] > kth[q]
+        tied = np.flatnonzero(sims[q] == kth[q])[:top.shape[1] - int(above.sum())]
+        top[q] = np.concatenate([top[q][above], tied])
+        top_sims[q] = sims[q][top[q]]
 
 
 def cache_dir() -> Path:
@@ -51,6 +67,7 @@ def pool_neighbors(unit: np.ndarray, rows: np.ndarray, k: int, matrix_id: str) -
     """Neighbour lists of the given vocabulary rows, cached on disk under a key of
     the matrix, the rows and k."""
     digest = hashlib.sha256()
+    digest.update(_RULE.encode())
     digest.update(matrix_id.encode())
     digest.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
     digest.update(str(k).encode())

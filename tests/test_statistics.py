@@ -135,3 +135,18 @@ def test_nearest_orders_by_similarity_and_excludes_self():
     found = knn.nearest(unit, unit[[0]], 3, np.array([0]))
     # cos to row 0: row1 0.994, row3 0.707, row2 0, row4 -1.
     assert found.tolist() == [[1, 3, 2]]
+
+
+def test_nearest_breaks_ties_at_the_kth_place_by_lowest_row():
+    from permtest import knn
+
+    # Rows 1..2000 are the same vector: every choice of 3 among them is a valid
+    # argpartition answer; the documented one is the lowest rows, in order.
+    vocab = np.vstack([[1.0, 0.0], np.tile([0.6, 0.8], (2000, 1)), [0.0, 1.0]])
+    unit = knn.unit_rows(vocab)
+    found = knn.nearest(unit, unit[[0, 2001]], 3, np.array([0, 2001]))
+    assert found.tolist() == [[1, 2, 3], [1, 2, 3]]
+    # The brute-force answer: stable sort by similarity, descending.
+    sims = unit @ unit[0]
+    sims[0] = -np.inf
+    assert found[0].tolist() == np.argsort(-sims, kind="stable")[:3].tolist()
