@@ -1,6 +1,8 @@
 """p-values, intervals and corrections against hand calculations, scipy and
 statsmodels."""
 
+import weakref
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -83,3 +85,36 @@ def test_reachable():
     assert corrections.reachable("bonferroni", 0.05, 3, 1 / 100)
     assert not corrections.reachable("bonferroni", 0.05, 3, 1 / 50)
     assert corrections.reachable("none", 0.05, 3, 1 / 50)
+
+
+def test_adjust_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    class Cycle:
+        pass
+
+    # statsmodels' Holm collects garbage; the objects that existed before are frozen
+    # around that call, and everything returns to the collector afterwards.
+    gc.disable()  # no automatic collection between the steps below
+    try:
+        cycle = Cycle()
+        cycle.me = cycle
+        found = weakref.ref(cycle)
+        del cycle
+        assert gc.get_freeze_count() == 0
+        corrections.adjust(P, "holm", 0.05)
+        assert gc.get_freeze_count() == 0
+        assert found() is not None  # frozen during the call, so not collected there
+        gc.collect()
+        assert found() is None
+    finally:
+        gc.enable()
+
+    # A process that froze objects itself keeps them frozen.
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        corrections.adjust(P, "holm", 0.05)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
