@@ -114,6 +114,9 @@ def permutation_test(
                  alpha, early_stop, tail, device)
     bounds = _early_stop_rule(plan, alternative, alpha, early_stop)
     observed = float(plan.measure(plan.observed_draw)[0])
+    if not np.isfinite(observed):
+        raise PermtestError(f"{where}statistic '{statistic}' is undefined for these words (observed value "
+                            f"{observed}), so no p-value can be computed")
     if plan.exact_labelings is not None:
         null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
     elif device is not None:

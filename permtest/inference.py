@@ -31,9 +31,12 @@ class PValue:
 
 def at_least_as_extreme(observed: float, null: np.ndarray, side: str) -> np.ndarray:
     """Which null values count against the observed one on ``side`` (greater or
-    less), ties within TIE_RTOL included."""
+    less), ties within TIE_RTOL included. A permutation whose statistic is
+    undefined (NaN) counts against it too: it cannot be evidence for the claim, and
+    dropping it would make the p-value smaller than the permutations support."""
     tol = TIE_RTOL * max(abs(observed), np.finfo(float).tiny)
-    return null >= observed - tol if side == "greater" else null <= observed + tol
+    beyond = null >= observed - tol if side == "greater" else null <= observed + tol
+    return beyond | np.isnan(null)
 
 
 def exceedance_counts(observed: float, null: np.ndarray) -> tuple[int, int]:

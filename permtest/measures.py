@@ -171,6 +171,9 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
         if values["other"] is None and n_groups < 2:
             raise PermtestError(f"{where}rsa against group membership needs 2+ groups; got {n_groups} "
                                 f"(or set params.other to compare with another source)")
+        if values["other"] is None and max(groups.sizes) < 2:
+            raise PermtestError(f"{where}rsa against group membership needs a group with 2+ words: with one word "
+                                f"per group every pair is between groups, so the model does not vary")
         return RsaMeasure(name, groups, values, other_vectors)
     return CosineMeasure(name, groups, values)
 

@@ -165,10 +165,13 @@ def rank_rows(values: np.ndarray) -> np.ndarray:
 
 
 def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlation along the last axis (broadcast over the batch)."""
+    """Pearson correlation along the last axis (broadcast over the batch); NaN where
+    either side is constant (the engine rejects an undefined observed value and
+    counts undefined null values as extreme)."""
     x = x - x.mean(axis=-1, keepdims=True)
     y = y - y.mean(axis=-1, keepdims=True)
-    return (x * y).sum(axis=-1) / np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x * y).sum(axis=-1) / np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
 
 
 def rsa(cos: np.ndarray, model_ranks: np.ndarray) -> np.ndarray:

@@ -157,3 +157,18 @@ def test_rsa_other_source_rejects_tokens_null(tiny):
 def test_rsa_membership_needs_two_groups(tiny):
     with pytest.raises(PermtestError, match=r"rsa against group membership needs 2\+ groups; got 1"):
         permtest.permutation_test(tiny, {"w": ["aa", "ab", "ac"]}, "rsa", "labels")
+
+
+def test_rsa_membership_needs_a_group_with_two_words(tiny):
+    with pytest.raises(PermtestError, match=r"rsa against group membership needs a group with 2\+ words: with one "
+                                            r"word per group every pair is between groups"):
+        permtest.permutation_test(tiny, {"a": ["aa"], "b": ["ab"], "c": ["ac"]}, "rsa", "labels")
+
+
+def test_an_undefined_observed_statistic_is_an_error_not_a_p_value(tiny):
+    # Orthogonal vectors in the other source: every distance is 1, the ranks are all
+    # tied and Spearman's rho is 0/0.
+    other = permtest.Embeddings.from_array(np.eye(3), ["aa", "ab", "ac"], name="other")
+    with pytest.raises(PermtestError, match=r"statistic 'rsa' is undefined for these words \(observed value nan\), "
+                                            r"so no p-value can be computed"):
+        permtest.permutation_test(tiny, {"w": ["aa", "ab", "ac"]}, "rsa", "labels", params={"other": other})

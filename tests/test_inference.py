@@ -118,3 +118,10 @@ def test_adjust_leaves_the_garbage_collector_as_it_found_it():
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_undefined_null_values_count_against_the_claim():
+    null = np.array([np.nan, 0.1, 0.9, np.nan])
+    assert inference.monte_carlo_p(0.5, null, "greater").exceedances == 3  # 0.9 and both NaN
+    assert inference.monte_carlo_p(0.5, null, "less").exceedances == 3  # 0.1 and both NaN
+    assert inference.exact_p(0.5, null, "two-sided").p_value == 1.0
