@@ -520,6 +520,9 @@ class _Claim:
         if null == "labels":
             pieces = self.values[torch.tensor(groups.piece_rows, device=device)]
             self.cos = cosines(self._pool_pieces(pieces[None]))
+        distinct, piece_of = groups.distinct_rows  # a row shared by two words is sampled once
+        self.piece_of = (torch.tensor(piece_of, dtype=torch.int64, device=device)
+                         if distinct.size < piece_of.size else None)
         # Statistics run in fixed chunks of whole seed blocks (a function of the claim
         # only, so that results do not depend on the batch size).
         n, per_word = len(groups.words), (len(groups.words) if null == "labels" else self.shape[1])
@@ -577,8 +580,10 @@ class _Claim:
             picked = self.order.index_select(0, keys.view(-1))
             batch = self.values.index_select(0, picked).view(rows, keys.shape[1], -1)
         else:
-            values = self.values.view(-1).index_select(0, keys.view(-1))
-            batch = self._pool_pieces(values.view(rows, -1, self.shape[1]))
+            values = self.values.view(-1).index_select(0, keys.view(-1)).view(rows, -1, self.shape[1])
+            if self.piece_of is not None:
+                values = values.index_select(1, self.piece_of)
+            batch = self._pool_pieces(values)
         return self._measure(batch, first)
 
     def _pool_pieces(self, vectors):
@@ -616,9 +621,9 @@ class _Claim:
 def _domain(null: str, shape: tuple[int, int], groups: WordGroups, pool: Pool | None) -> Domain:
     """What each slot draws from: the domains of :mod:`permtest.nulls`."""
     if null == "shuffle":
-        return shuffle_domain(shape, groups.piece_rows.size)
+        return shuffle_domain(shape, groups.distinct_rows[0].size)
     if null == "columns":
-        return columns_domain(shape, groups.piece_rows.size)
+        return columns_domain(shape, groups.distinct_rows[0].size)
     if null == "tokens":
         return tokens_domain(pool, groups)
     return Domain.uniform(len(groups.words), LABEL_DOMAIN)  # labels: ranks of distinct keys

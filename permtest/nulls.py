@@ -64,7 +64,9 @@ class ShuffleNull(Null):
         self.matrix = matrix
         self.groups = groups
         self.labels = labels
-        self.pieces = groups.piece_rows.size
+        rows, self.piece_of = groups.distinct_rows
+        self.pieces = rows.size  # a row shared by two words is sampled once
+        self.shared = rows.size < self.piece_of.size
         self._domain = self._make_domain()
 
     def _make_domain(self) -> Domain:
@@ -78,6 +80,8 @@ class ShuffleNull(Null):
 
         keys = draw_distinct(streams, n, self._domain)
         values = take(self.matrix.reshape(-1), keys).reshape(n, self.pieces, self.matrix.shape[1])
+        if self.shared:
+            values = values[:, self.piece_of]
         return Draw(self.labels, vectors=self.groups.pool(values), rows=self.groups.rows[None, :])
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:

@@ -46,6 +46,18 @@ class WordGroups:
         return np.fromiter((r for p in self.pieces for r in p), dtype=np.int64)
 
     @property
+    def distinct_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows a matrix null reads, each once (in order of first use), and for
+        every entry of :attr:`piece_rows` its index among them. Words that share a
+        piece (``##ish`` in 'reddish' and 'greenish') read one row, so after a
+        flatten-shuffle they see the same values there too."""
+        rows = self.piece_rows
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(first.size)
+        return rows[np.sort(first)], rank[inverse]
+
+    @property
     def pooled(self) -> bool:
         return any(len(p) > 1 for p in self.pieces)
 
@@ -75,6 +87,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         raise PermtestError(f"{where}groups must be a non-empty mapping of group name to word list")
     names, words, labels, pieces = [], [], [], []
     seen: dict[str, str] = {}
+    vectors: dict[tuple[int, ...], tuple[str, str]] = {}  # rows -> the first word (and group) using them
     for label, (name, members) in enumerate(groups.items()):
         at = f"{where}group '{name}': "
         if isinstance(members, str) or not isinstance(members, Sequence):
@@ -92,7 +105,14 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
             found = _rows_of(emb, word, subwords)
             if found is None or isinstance(found, list):
                 missing.append((word, found))
+            elif found in vectors:
+                other, group = vectors[found]
+                where_other = "" if group == name else f" (group '{group}')"
+                pieces_text = " and ".join(repr(emb.vocab[r]) for r in found)
+                raise PermtestError(f"{at}'{word}' and '{other}'{where_other} are the same vector "
+                                    f"({'row' if len(found) == 1 else 'mean of rows'} {pieces_text}); keep one")
             else:
+                vectors[found] = (word, str(name))
                 words.append(word)
                 labels.append(label)
                 pieces.append(found)

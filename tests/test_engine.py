@@ -177,3 +177,40 @@ def test_frequency_matched_tokens_draw_from_each_words_band(glove):
 def test_random_embeddings_helper_is_whole_words():
     emb = random_embeddings(700)
     assert len(set(emb.vocab)) == 700 and make_pool(emb).order.size == 700
+
+
+def shared_piece_embeddings() -> permtest.Embeddings:
+    """``small_embeddings`` plus a tokenizer: 'xa' = aa + bb and 'xb' = cc + bb share
+    the piece bb; 'xc' = dd + ee; 'xd' starts with aa like 'xa'."""
+    small = small_embeddings()
+    split = {"xa": ["aa", "bb"], "xb": ["cc", "bb"], "xc": ["dd", "ee"], "xd": ["aa", "ff"]}
+    return permtest.Embeddings.from_array(small.matrix, small.vocab, name="small", pieces=lambda w: split.get(w, []))
+
+
+@pytest.mark.parametrize("null", ["shuffle", "columns"])
+def test_words_sharing_a_piece_share_its_shuffled_values(null):
+    # Under a literal flatten-shuffle, 'xa' and 'xb' both read row bb: the same
+    # values. The engine samples that row once and gives it to both words.
+    emb = shared_piece_embeddings()
+    groups = {"g": ["xa", "xb", "xc"]}
+    engine = permtest.permutation_test(emb, groups, null=null, subwords="mean", permutations=DRAWS,
+                                       seed=3).null_distribution
+    rng = np.random.default_rng(8)
+    literal = np.empty(DRAWS)
+    for i in range(DRAWS):
+        flat = emb.matrix.reshape(-1).copy()
+        rng.shuffle(flat)
+        shuffled = flat.reshape(emb.matrix.shape) if null == "shuffle" else rng.permuted(emb.matrix, axis=0)
+        literal[i] = coherence_of([(shuffled[0] + shuffled[1]) / 2, (shuffled[2] + shuffled[1]) / 2,
+                                   (shuffled[3] + shuffled[4]) / 2])
+    assert stats.ks_2samp(engine, literal).pvalue > 1e-3
+    assert stats.cramervonmises_2samp(engine, literal).pvalue > 1e-3
+
+
+def test_two_words_with_the_same_vector_are_an_error():
+    emb = shared_piece_embeddings()
+    with pytest.raises(permtest.PermtestError, match=r"group 'g': 'xd' and 'xa' are the same vector \(row 'aa'\); "
+                                                     r"keep one"):
+        permtest.permutation_test(emb, {"g": ["xa", "xd"]}, subwords="first")
+    with pytest.raises(permtest.PermtestError, match=r"group 'h': 'aa' and 'xa' \(group 'g'\) are the same vector"):
+        permtest.permutation_test(emb, {"g": ["xa", "bb"], "h": ["aa", "cc"]}, "separation", subwords="first")

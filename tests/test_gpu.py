@@ -220,11 +220,12 @@ def test_the_comparison_can_tell_with_replacement_apart(small):
     assert stats.cramervonmises_2samp(with_replacement, literal).pvalue < 1e-3
 
 
-def test_pooled_words_match_the_literal_shuffle(small):
+@pytest.mark.parametrize("pieces", [((0, 1), (2,), (3, 4)), ((0, 1), (2, 1), (3, 4))], ids=["apart", "sharing"])
+def test_pooled_words_match_the_literal_shuffle(small, pieces):
     # Words split into pieces: the literal null shuffles the matrix, then averages
-    # each word's piece rows.
-    groups = WordGroups(("g",), ("x", "y", "z"), np.zeros(3, dtype=np.int64), ((0, 1), (2,), (3, 4)),
-                        np.array([-1, 2, -1]))
+    # each word's piece rows; words sharing a piece (row 1) read the same values.
+    rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces])
+    groups = WordGroups(("g",), ("x", "y", "z"), np.zeros(3, dtype=np.int64), pieces, rows)
     engine = gpu.null_distribution(small.matrix, groups, "coherence", "shuffle", DRAWS, 3, device="cpu")
     rng = np.random.default_rng(9)
     literal = np.empty(DRAWS)
