@@ -40,7 +40,8 @@ def adjust(p_values, method: str, alpha: float) -> np.ndarray:
     method = canonical(method)
     if method == "none" or p.size == 0:
         return p.copy()
-    with _cheap_collections():
+    # Sidak's log1p(-p) is -inf at p = 1, and the adjusted value correctly 1.
+    with _cheap_collections(), np.errstate(divide="ignore"):
         _, adjusted, _, _ = multipletests(p, alpha=alpha, method=method)
     return np.minimum(adjusted, 1.0)
 
@@ -76,12 +77,29 @@ def reachable(method: str, alpha: float, tests: int, smallest_p: float) -> bool:
 
 
 def first_step_alpha(method: str, alpha: float, tests: int) -> float:
-    """The level a single p-value must reach for the correction's first (strictest)
-    step: alpha / tests for every listed method (Sidak's 1 - (1 - alpha)^(1/tests)),
-    alpha without correction. Early stopping decides against this level."""
+    """The largest p-value the correction still calls significant when the family's
+    other claims are clearly null (p = 1): the level a claim must reach whatever the
+    others do. Early stopping decides against it.
+
+    Found by bisection on statsmodels' own adjustment, so it is right for every
+    method, not only for those with a textbook first step (alpha / tests for
+    Bonferroni and Holm; Benjamini-Yekutieli's alpha / (tests * H_tests) and the
+    two-stage methods' levels are smaller than alpha / tests).
+    """
     method = canonical(method)
-    if method == "none" or tests <= 1:
+    if method == "none":
         return alpha
-    if method in ("sidak", "holm-sidak"):
-        return 1.0 - (1.0 - alpha) ** (1.0 / tests)
-    return alpha / tests
+    others = np.ones(max(1, tests))
+
+    def significant(p: float) -> bool:
+        others[0] = p
+        return bool(adjust(others, method, alpha)[0] <= alpha)
+
+    low, high = 0.0, alpha  # no method adjusts a p-value downwards here
+    for _ in range(64):
+        middle = (low + high) / 2
+        if significant(middle):
+            low = middle
+        else:
+            high = middle
+    return low

@@ -110,14 +110,16 @@ def test_adjust_leaves_the_garbage_collector_as_it_found_it():
     finally:
         gc.enable()
 
-    # A process that froze objects itself keeps them frozen.
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        corrections.adjust(P, "holm", 0.05)
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
+
+def test_adjust_leaves_a_process_that_froze_objects_alone(monkeypatch):
+    import gc
+
+    calls = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 5)  # as if the process had frozen objects
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))  # would release them too
+    corrections.adjust(P, "holm", 0.05)
+    assert calls == []
 
 
 def test_undefined_null_values_count_against_the_claim():
@@ -125,3 +127,26 @@ def test_undefined_null_values_count_against_the_claim():
     assert inference.monte_carlo_p(0.5, null, "greater").exceedances == 3  # 0.9 and both NaN
     assert inference.monte_carlo_p(0.5, null, "less").exceedances == 3  # 0.1 and both NaN
     assert inference.exact_p(0.5, null, "two-sided").p_value == 1.0
+
+
+@pytest.mark.parametrize("tests", [1, 3, 10])
+def test_first_step_alpha_is_each_methods_own_level(tests):
+    harmonic = sum(1 / i for i in range(1, tests + 1))
+    by_hand = {
+        "bonferroni": 0.05 / tests, "holm": 0.05 / tests, "simes-hochberg": 0.05 / tests, "hommel": 0.05 / tests,
+        "fdr_bh": 0.05 / tests, "fdr_tsbh": 0.05 / tests,
+        "sidak": 1 - 0.95 ** (1 / tests), "holm-sidak": 1 - 0.95 ** (1 / tests),
+        "fdr_by": 0.05 / (tests * harmonic),  # Benjamini & Yekutieli (2001)
+        "fdr_tsbky": 0.05 / (1.05 * tests),  # Benjamini, Krieger & Yekutieli (2006): alpha' = alpha / (1 + alpha)
+        "none": 0.05,
+    }
+    for method, level in by_hand.items():
+        found = corrections.first_step_alpha(method, 0.05, tests)
+        assert found == pytest.approx(level, rel=1e-9), method
+        # The level itself is significant next to clearly null claims; a hair above is not.
+        if method != "none":
+            p = np.ones(tests)
+            p[0] = found
+            assert corrections.adjust(p, method, 0.05)[0] <= 0.05
+            p[0] = found * (1 + 1e-6)
+            assert corrections.adjust(p, method, 0.05)[0] > 0.05
