@@ -163,13 +163,13 @@ def _one_sided(plan: "_Plan", observed: float, null: np.ndarray, alternative: st
 
 def _tail_estimate(plan, observed, null, alternative) -> dict | None:
     if alternative == "two-sided" and not plan.measure.two_sided_on_magnitude:
-        greater = gpd.gpd_tail(observed, null, "greater")
-        less = gpd.gpd_tail(observed, null, "less")
-        sides = [e for e in (greater, less) if e and e["p_estimate"] is not None]
-        if not sides:
-            return greater or less
-        smallest = min(sides, key=lambda e: e["p_estimate"])
-        return {**smallest, "p_estimate": min(1.0, 2 * smallest["p_estimate"])}
+        # The tail the permutation p-value comes from (the side with fewer values
+        # beyond the observed one), doubled like the p-value; never the other tail.
+        greater, less = inference.exceedance_counts(observed, null)
+        estimate = gpd.gpd_tail(observed, null, "greater" if greater <= less else "less")
+        if estimate and estimate["p_estimate"] is not None:
+            estimate["p_estimate"] = min(1.0, 2 * estimate["p_estimate"])
+        return estimate
     return gpd.gpd_tail(*_one_sided(plan, observed, null, alternative))
 
 

@@ -121,7 +121,10 @@ def _decide(config: Config, results) -> tuple[list[Outcome], list[str]]:
         family = [(c.name, null) for c in config.claims if null in c.nulls]
         p = corrections.adjust([results[k].p_value for k in family], config.correction, config.alpha)
         adjusted.update(zip(family, p.tolist()))
-        smallest = min(inference.smallest_p(results[k].permutations, results[k].exact) for k in family)
+        # What the budget can reach: an early-stopped claim used fewer permutations
+        # because its decision was settled, not because the budget was short.
+        smallest = min(inference.smallest_p(results[k].permutations if results[k].exact else config.permutations,
+                                            results[k].exact) for k in family)
         if not corrections.reachable(config.correction, config.alpha, len(family), smallest):
             warnings.append(
                 f"null '{null}': {config.permutations} permutations cannot reach alpha {config.alpha} after "

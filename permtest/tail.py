@@ -46,7 +46,11 @@ def gpd_tail(observed: float, null: np.ndarray, side: str) -> dict | None:
                         "p_estimate": p, "tail_values": count,
                         "threshold": float(threshold if side == "greater" else -threshold),
                         "shape": float(shape), "scale": float(scale), "fit_p": fit_p}
-            if p == 0.0:
+            if target <= threshold:
+                # The observed value is not in the tail that was fitted: the model
+                # says nothing about it.
+                estimate.update(p_estimate=None, note="the observed value is not beyond the fitted tail's threshold")
+            elif p == 0.0:
                 # A negative shape bounds the fitted tail; beyond its end the model
                 # says "impossible", which is no estimate at all.
                 estimate.update(p_estimate=None, note="the observed value lies beyond the fitted tail's endpoint")

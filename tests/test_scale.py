@@ -1,6 +1,8 @@
 """Scale without changing answers: the Dask backend, sequential early stopping and
 tail estimates."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ from scipy import stats
 import permtest
 from permtest import sequential
 from permtest.cli import main
+from permtest.engine import _tail_estimate
 from permtest.tail import gpd_tail
 
 COLORS = {"colors": ["red", "green", "blue", "yellow", "purple", "orange", "pink", "brown"]}
@@ -151,3 +154,47 @@ def test_device_errors(tiny, tmp_path, capsys):
         assert main(["run", str(config), "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
         assert "device 'cuda' is not available" in capsys.readouterr().err
         assert not (tmp_path / "r").exists()
+
+
+def test_gpd_tail_says_nothing_about_a_value_outside_the_fitted_tail():
+    null = np.random.default_rng(1).exponential(size=20_000)
+    estimate = gpd_tail(-1.0, -null, "greater")  # the fitted tail is the upper one; -1 lies far below it
+    assert estimate["p_estimate"] is None
+    assert estimate["note"] == "the observed value is not beyond the fitted tail's threshold"
+
+
+def test_two_sided_gpd_estimate_comes_from_the_observed_values_tail():
+    # Exponential tails on both sides, the upper one made coarse (no usable GPD fit
+    # there). The observed 12 lies beyond every null value, so no estimate may be
+    # read off the lower tail, where 12 is "certain" (the old answer: 2 x 250/m).
+    rng = np.random.default_rng(0)
+    null = rng.exponential(size=10_000) * rng.choice([-1.0, 1.0], size=10_000)
+    null[null > 0] = np.round(null[null > 0] * 2) / 2
+    plan = SimpleNamespace(measure=SimpleNamespace(two_sided_on_magnitude=False))
+    estimate = _tail_estimate(plan, 12.0, null, "two-sided")
+    assert estimate["threshold"] > 0 and estimate["p_estimate"] is None  # the upper tail, which has no estimate
+    # Mirrored, the smooth tail is the observed value's own: its estimate, doubled.
+    one_sided = gpd_tail(12.0, -null, "greater")
+    two_sided = _tail_estimate(plan, 12.0, -null, "two-sided")
+    assert 0 < one_sided["p_estimate"] < 1 / 10_001
+    assert two_sided["p_estimate"] == 2 * one_sided["p_estimate"]
+
+
+def test_reach_warning_counts_the_budget_not_what_early_stopping_used(minilm, tmp_path):
+    from permtest import config as config_module
+    from permtest.runner import execute
+
+    path = tmp_path / "c.yaml"
+    text = ("version: 1\nsource: minilm\npermutations: {m}\nearly_stop: {stop}\nnulls: [tokens]\nclaims:\n"
+            "  - {{name: a, statistic: coherence, groups: {{g: [red, green, blue]}}}}\n"
+            "  - {{name: b, statistic: coherence, groups: {{g: [" +
+            ", ".join(CONTROL["mixed"]) + "]}}}}\n")
+    path.write_text(text.format(m=30, stop="false"))
+    short = execute(config_module.load(path))
+    assert short.warnings == ("null 'tokens': 30 permutations cannot reach alpha 0.05 after holm correction over "
+                              "2 claims (smallest attainable p is 0.032); use more permutations (-n)",)
+    # The control stops after a few hundred of 10,000 permutations; 10,000 can reach alpha.
+    path.write_text(text.format(m=10_000, stop="true"))
+    stopped = execute(config_module.load(path))
+    assert min(o.result.permutations for o in stopped.outcomes) < 1000
+    assert stopped.warnings == ()
