@@ -95,19 +95,33 @@ def _load_configs(paths: list[Path], args=None):
         except PermtestError as exc:
             problems.append(str(exc))
     if problems:
-        raise PermtestError("\n".join(problems))
+        raise PermtestError("\n".join(dict.fromkeys(problems)))  # a bad flag is one problem, not one per config
     names = [c.name for c in configs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise PermtestError(f"two configs are named '{duplicated[0]}'; their reports would overwrite each other")
+    _no_shared_files(configs)
     return configs
+
+
+def _no_shared_files(configs) -> None:
+    """Two configs of one run must not write the same report file: config 'a' with
+    claim 'b-c' and config 'a-b' with claim 'c' would both plot a-b-c-<null>.png."""
+    from .report import report_files
+
+    writer = {}
+    for config in configs:
+        for name in report_files(config):
+            if writer.setdefault(name, config.path) != config.path:
+                raise PermtestError(f"{writer[name]} and {config.path} would both write {name}; rename a config "
+                                    f"or a claim")
 
 
 def _run(args, gate: bool = False) -> int:
     from . import report, runner
-    from .parallel import effective_jobs
 
-    effective_jobs(args.jobs)
+    if args.jobs == 0:
+        raise PermtestError("-j/--jobs must be a non-zero integer (-1 = every core); got 0")
     if args.scheduler and args.backend != "dask":
         raise PermtestError("--scheduler needs --backend dask")
     if args.device:
@@ -117,7 +131,11 @@ def _run(args, gate: bool = False) -> int:
     configs = _load_configs(args.configs, args)
     report.check_writable(args.out)
     if gate and args.junit:
+        if Path(args.junit).is_dir():
+            raise PermtestError(f"--junit {args.junit}: is a folder; give the XML file's name")
         report.check_writable(Path(args.junit).parent, "--junit")
+    # Every config is checked in full before the first permutation runs.
+    _validate_all(configs, args.device)
     runs = []
     for config in configs:
         bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
@@ -130,6 +148,9 @@ def _run(args, gate: bool = False) -> int:
         if not args.quiet:
             print(report.terminal_table(run, verbose=args.verbose))
             print()
+        else:
+            for warning in run.warnings:  # the table shows them otherwise
+                print(f"warning: {config.name}: {warning}", file=sys.stderr)
     if gate and args.junit:
         report.write_junit(runs, args.junit)
     failures = [o for run in runs for o in run.failures]
@@ -141,30 +162,28 @@ def _run(args, gate: bool = False) -> int:
 
 
 def _check(args) -> int:
-    from .engine import validate_claim
-    from .sources import load_source
-
     configs = _load_configs(args.configs)
+    _validate_all(configs, report_ok=True)
+    return EXIT_OK
+
+
+def _validate_all(configs, device: str | None = None, report_ok: bool = False) -> None:
+    """``runner.validate`` for every config (an "ok" line for each good one when
+    ``report_ok``); then one error listing the problems of all."""
+    from .runner import validate
+
     problems = []
     for config in configs:
-        emb = load_source(config.source, words=config.words)
-        tests = 0
-        for claim in config.claims:
-            for null in claim.nulls:
-                try:
-                    validate_claim(emb, claim.groups, claim.statistic, null, params=claim.params,
-                                   subwords=config.subwords, pool=claim.pool, pool_size=claim.pool_size,
-                                   match=claim.match, where=f"{config.path}: claim '{claim.name}': ")
-                    tests += 1
-                except PermtestError as exc:
-                    problems.append(str(exc))
-                    break
-        if not problems:
+        try:
+            emb, tests = validate(config, device)
+        except PermtestError as exc:
+            problems.append(str(exc))
+            continue
+        if report_ok:
             print(f"{config.path}: ok ({len(config.claims)} claims, {tests} tests, source {emb.name} "
                   f"{emb.shape[0]} x {emb.shape[1]})")
     if problems:
         raise PermtestError("\n".join(problems))
-    return EXIT_OK
 
 
 def _neighbors(args) -> int:
@@ -173,7 +192,10 @@ def _neighbors(args) -> int:
 
     if args.sample < 10:
         raise PermtestError(f"--sample must be at least 10; got {args.sample}")
-    emb = load_source(args.source, words=[args.word])
+    try:
+        emb = load_source(args.source, words=[args.word])
+    except PermtestError as exc:
+        raise PermtestError(f"--source: {exc}") from None
     print(format_neighborhood(neighborhood(emb, args.word, k=args.k, null=args.null, seed=args.seed,
                                            sample=args.sample)))
     return EXIT_OK

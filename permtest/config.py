@@ -8,6 +8,7 @@ override the file (flag > YAML > default).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +41,9 @@ DEFAULTS = {
     "tail": "none",
 }
 TOP_KEYS = ("version", "name", "source", "claims") + tuple(DEFAULTS)
+# Config and claim names become file names: '<config>.json' and
+# '<config>-<claim>-<null>[-crc32].png' must stay under the usual 255-byte limit.
+NAME_BYTES = 100
 # Keys a claim may set for itself; the others are the config's.
 CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alternative", "pool", "pool_size", "match")
 
@@ -117,10 +121,29 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     silently, which would drop a group or a claim setting without a word)."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_KINDS = {"list": "a list", "dict": "a mapping", "set": "a set"}
+
+
 def _construct_mapping(loader, node, deep=False):
+    # Merge keys ('<<: *base') are flattened first: the merged pairs go in front of
+    # the mapping's own, and YAML lets its own keys override them. Only the keys
+    # written in this mapping may not repeat.
+    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    loader.flatten_mapping(node)
+    merged = len(node.value) - own
     seen = {}
-    for key_node, _ in node.value:
+    for index, (key_node, _) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            kind = _KINDS.get(type(key).__name__, f"a {type(key).__name__}")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be a single value such as a string; got {kind}",
+                key_node.start_mark) from None
+        if index < merged:
+            continue
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
@@ -207,6 +230,12 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
         problems.add(f"must be a plain file-name-safe string; got {name!r}", key="name")
+    elif _control_characters(name):
+        problems.add(f"must be a plain file-name-safe string without control characters; got {name!r}", key="name")
+    elif _name_bytes(name) > NAME_BYTES:
+        problems.add(f"must be a plain file-name-safe string of at most {NAME_BYTES} bytes (UTF-8), so that report "
+                     f"and plot file names fit; got {_name_bytes(name)} bytes"
+                     + ("" if "name" in data else " (the file's stem; set 'name' to a shorter one)"), key="name")
     source = data.get("source")
     if source is None:
         problems.add("missing; e.g. 'source: minilm'", key="source")
@@ -237,6 +266,16 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
                   alpha=float(settings["alpha"]), correction=corrections.canonical(settings["correction"]),
                   claims=tuple(claims), nulls=tuple(used), early_stop=_epsilon(settings["early_stop"]),
                   tail=settings["tail"])
+
+
+def _control_characters(name: str) -> bool:
+    """Control characters, line breaks and lone surrogates: no file system or report
+    line can hold them."""
+    return any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in name)
+
+
+def _name_bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogatepass"))
 
 
 def _epsilon(early_stop) -> bool | float:
@@ -322,6 +361,13 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     if not isinstance(name, str) or not name.strip():
         problems.add(f"claim {label} needs a 'name' (a non-empty string)", key="claims")
         return None
+    if _control_characters(name):
+        # Not shown as the claim's name: a newline in it would break the one-line message.
+        problems.add(f"claim {label} name must not contain control characters; got {name!r}", key="claims")
+        return None
+    if _name_bytes(name) > NAME_BYTES:
+        problems.add(f"must be at most {NAME_BYTES} bytes (UTF-8), so that plot file names fit; "
+                     f"got {_name_bytes(name)} bytes", name, "name")
     if name in seen:
         problems.add("two claims have this name", name, "name")
     seen.add(name)

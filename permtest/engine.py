@@ -234,11 +234,13 @@ def _check_int(name: str, value, low: int, where: str) -> int:
 
 
 def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
-                   match="none", where="", preprocess="none"):
+                   match="none", where="", preprocess="none", alternative="greater", alpha=0.05, early_stop=False,
+                   tail="none", device=None):
     """Check a claim against a source without running anything: its words, its
-    statistic and parameters, and whether the null applies. What ``permtest check``
-    runs; :func:`permutation_test` runs it too. Returns the resolved groups, the
-    measure and (for the ``tokens`` null) the pool, so they are built once."""
+    statistic and parameters, whether the null applies, and the run options. What
+    ``permtest check`` runs; :func:`permutation_test` runs it too. Returns the
+    resolved groups, the measure and (for the ``tokens`` null) the pool, so they are
+    built once."""
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
@@ -256,6 +258,12 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if null == "labels" and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
+    if measure.reads_neighbors and measure.k > emb.shape[0] - 1:
+        raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be at most {emb.shape[0] - 1} "
+                            f"(the other entries of {emb.name}'s vocabulary); got {measure.k}")
+    if alternative not in inference.ALTERNATIVES:
+        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
+    _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where)
     pool_model = None
     if null == "tokens":
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
@@ -271,7 +279,10 @@ def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np
 
     other = params["other"]
     words = [w for members in groups.values() for w in members]
-    other_emb = other if isinstance(other, Embeddings) else load_source(other, words=words)
+    try:
+        other_emb = other if isinstance(other, Embeddings) else load_source(other, words=words)
+    except PermtestError as exc:
+        raise PermtestError(f"{where}params.other: {exc}") from None
     other_groups = resolve(other_emb, groups, subwords, f"{where}params.other: ")
     matrix = preprocessed(other_emb, preprocess)
     return other_groups.pool(matrix[other_groups.piece_rows].astype(np.float64)[None])[0]
@@ -286,14 +297,12 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     if batch_size is not None:
         batch_size = _check_int("batch_size", batch_size, 1, where)
     effective_jobs(n_jobs)
-    if alternative not in inference.ALTERNATIVES:
-        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
     if backend not in BACKENDS:
         raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
     _preprocess.check(preprocess)
     word_groups, measure, pool_model = validate_claim(emb, groups, statistic, null, params, subwords, pool,
-                                                      pool_size, match, where, preprocess)
-    _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where)
+                                                      pool_size, match, where, preprocess, alternative, alpha,
+                                                      early_stop, tail, device)
     matrix = preprocessed(emb, preprocess)
     details = {"preprocess": preprocess, "subwords": subwords, "seed_block": SEED_BLOCK}
 

@@ -97,11 +97,13 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
 
 def z_score(observed: float, null: np.ndarray) -> tuple[float, float, float]:
     """``(null_mean, null_sd, z)`` with the sample SD (ddof=1). A null with no spread
-    gives z = 0 when it equals the observed value and +-inf otherwise."""
+    gives z = 0 when it equals the observed value and +-inf otherwise; a spread
+    within the tie tolerance (values equal but for rounding) counts as none, since a
+    z computed from rounding noise means nothing."""
     mean = float(np.mean(null))
     sd = float(np.std(null, ddof=1)) if null.size > 1 else 0.0
     diff = observed - mean
-    if sd > 0:
+    if sd > TIE_RTOL * max(abs(mean), np.finfo(float).tiny):
         z = diff / sd
     elif abs(diff) <= TIE_RTOL * max(abs(observed), np.finfo(float).tiny):
         z = 0.0

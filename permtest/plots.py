@@ -29,7 +29,7 @@ def null_histogram(outcome, config_name: str, path: Path) -> None:
     values = np.asarray(result.null_distribution, dtype=np.float64)
     finite = values[np.isfinite(values)]
     if finite.size:
-        axes.hist(finite, bins=_bins(finite), color="#9aa7b8", edgecolor="#5b6b80", linewidth=0.4,
+        axes.hist(finite, bins=_bin_edges(finite), color="#9aa7b8", edgecolor="#5b6b80", linewidth=0.4,
                   label=f"null: {outcome.null} ({result.permutations} {_arrangements(result)})")
     axes.axvline(result.observed, color="#c0392b", linewidth=2, label=f"observed {result.observed:.4g}")
     axes.set_xlabel(f"{outcome.statistic} statistic")
@@ -39,10 +39,21 @@ def null_histogram(outcome, config_name: str, path: Path) -> None:
     figure.savefig(path, format="png")
 
 
-def _bins(values: np.ndarray) -> int:
-    # A labels null enumerated over a handful of arrangements has few distinct
-    # values; more bins than that only draws gaps.
-    return int(max(1, min(MAX_BINS, np.unique(values).size)))
+def _bin_edges(values: np.ndarray) -> np.ndarray:
+    """Strictly increasing, finite bin edges covering ``values`` (finite, not empty).
+
+    A labels null enumerated over a handful of arrangements has few distinct
+    values; more bins than that only draws gaps. A null whose values differ only
+    by rounding (or not at all) has a range too small to split into bins at its
+    magnitude: it becomes one narrow bar around them instead of an error."""
+    low, high = float(values.min()), float(values.max())
+    bins = int(max(1, min(MAX_BINS, np.unique(values).size)))
+    edges = np.linspace(low, high, bins + 1)
+    if np.all(np.isfinite(edges)) and np.all(edges[1:] > edges[:-1]):
+        return edges
+    # As wide as 1% of the values' magnitude (numpy's +-0.5 for a null at 0).
+    half = 0.01 * max(abs(low), abs(high)) or 0.5
+    return np.array([low - half, high + half])
 
 
 def _arrangements(result) -> str:

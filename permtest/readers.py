@@ -11,10 +11,10 @@ Three layouts cover what people export:
   unless one is named.
 
 Rows keep file order. Every problem a file can have (a duplicate word, a ragged or
-non-numeric row, NaN/inf, an all-zero row, a vocab of the wrong length) is a
-:class:`PermtestError` naming the file and, for text and vocab files, the line, so a
-user can open the file at that line. No torch here: reading a GloVe file must not
-pay for importing it.
+non-numeric row, NaN/inf, a value beyond the float32 range, an all-zero row, a vocab
+of the wrong length) is a :class:`PermtestError` naming the file and, for text and
+vocab files, the line, so a user can open the file at that line. No torch here:
+reading a GloVe file must not pay for importing it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ import numpy as np
 from .errors import PermtestError, one_of
 
 FORMATS = ("text", "npy", "safetensors")
+
+# Values are stored as float32; a larger magnitude would silently become inf.
+_FLOAT32_RANGE = "the float32 range (largest magnitude about 3.4e38)"
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ def read(path: str | Path, format: str | None = None, vocab: str | Path | None =
     if vocab is None:
         raise PermtestError(f"{path}: a {format} file holds no words; set vocab to a file with one word per line")
     if format == "npy":
-        return _with_vocab(path, read_npy(path), vocab)
-    return _with_vocab(path, read_safetensors(path, tensor), vocab)
+        return _with_vocab(path, _load_npy(path), vocab)
+    return _with_vocab(path, _load_safetensors(path, tensor), vocab)
 
 
 # ---------------------------------------------------------------- text files
@@ -96,7 +99,14 @@ def _read_text_exact(path, raw: bytes) -> Table:
     if header:
         _check_header(path, header, len(words), matrix.shape[1])
     _check_count(path, len(words))
-    _check_values(path, matrix, lambda r: f"line {numbers[r]}: word '{words[r]}'")
+
+    def overflow(r: int) -> str | None:
+        # A cell that is not finite in float32 but not written as nan/inf in the file
+        # held a number too large for float32.
+        value = rows[r][int(np.argmin(np.isfinite(matrix[r])))]
+        return None if value.lstrip("+-").lower() in ("nan", "inf", "infinity") else value
+
+    _check_values(path, matrix, lambda r: f"line {numbers[r]}: word '{words[r]}'", overflow)
     return Table(matrix, tuple(words))
 
 
@@ -118,7 +128,8 @@ def _read_text_fast(raw: bytes) -> Table | None:
     numeric = pd.api.types.is_float_dtype, pd.api.types.is_integer_dtype
     if values.shape[1] < 1 or not all(any(test(t) for test in numeric) for t in values.dtypes):
         return None
-    matrix = np.ascontiguousarray(values.to_numpy(dtype=np.float32))
+    with np.errstate(over="ignore"):  # too large for float32: inf, and the exact reader names it
+        matrix = np.ascontiguousarray(values.to_numpy(dtype=np.float32))
     words = tuple(frame.iloc[:, 0].tolist())
     if (len(words) < 2 or len(set(words)) != len(words) or (header and header != matrix.shape)
             or not np.isfinite(matrix).all() or not matrix.any(axis=1).all()):
@@ -207,19 +218,24 @@ def _split_rows(path, body: list[tuple[int, str]]) -> tuple[list[str], list[list
 
 
 def _to_float32(path, rows: list[list[str]], numbers: list[int]) -> np.ndarray:
-    """One vectorised conversion; only when it fails do we walk the rows to name
-    the offending line and value."""
+    """One vectorised conversion; only when it fails do we convert value by value
+    with ``float()`` (which numpy itself uses on strings) to name the offending line and value.
+    Values beyond the float32 range become inf here; ``_check_values`` names them."""
     try:
-        return np.array(rows, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            return np.array(rows, dtype=np.float32)
     except ValueError:
         pass
-    for values, number in zip(rows, numbers):
-        for value in values:
-            try:
-                float(value)
-            except ValueError:
-                raise PermtestError(f"{path}: line {number}: {value!r} is not a number") from None
-    raise PermtestError(f"{path}: the values are not numbers")  # unreachable unless float() and numpy disagree
+    parsed = [[_number(path, number, value) for value in values] for values, number in zip(rows, numbers)]
+    with np.errstate(over="ignore"):
+        return np.array(parsed, dtype=np.float32)
+
+
+def _number(path, number: int, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise PermtestError(f"{path}: line {number}: {value!r} is not a number") from None
 
 
 def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
@@ -232,8 +248,18 @@ def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
 
 
 def read_npy(path: str | Path) -> np.ndarray:
-    """A 2-D numeric ``.npy`` array; pickled object arrays are refused (loading a
-    pickle runs code)."""
+    """A 2-D numeric ``.npy`` array as float32; pickled object arrays are refused
+    (loading a pickle runs code)."""
+    return _float32(_load_npy(path))
+
+
+def read_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
+    """The named tensor, or the file's only 2-D tensor, as float32."""
+    return _float32(_load_safetensors(path, tensor))
+
+
+def _load_npy(path: str | Path) -> np.ndarray:
+    """The array as stored (its own dtype): range checks need the original values."""
     _check_file(path)
     try:
         array = np.load(path, allow_pickle=False)
@@ -244,8 +270,7 @@ def read_npy(path: str | Path) -> np.ndarray:
     return _numeric_matrix(path, array)
 
 
-def read_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
-    """The named tensor, or the file's only 2-D tensor."""
+def _load_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
     from safetensors import SafetensorError, safe_open
 
     _check_file(path)
@@ -276,7 +301,14 @@ def _numeric_matrix(where, array: np.ndarray) -> np.ndarray:
         raise PermtestError(f"{where}: the array must be 2-D (words x dimensions); got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise PermtestError(f"{where}: the array must be numeric; got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return array
+
+
+def _float32(array: np.ndarray) -> np.ndarray:
+    """Values beyond the float32 range become inf (without numpy's warning);
+    ``_check_values`` names them."""
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def read_vocab(path: str | Path) -> tuple[str, ...]:
@@ -306,14 +338,21 @@ def read_vocab(path: str | Path) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _with_vocab(path, matrix: np.ndarray, vocab_path) -> Table:
+def _with_vocab(path, array: np.ndarray, vocab_path) -> Table:
     words = read_vocab(vocab_path)
-    if len(words) != matrix.shape[0]:
-        raise PermtestError(f"{vocab_path}: {len(words)} words but {path} has {matrix.shape[0]} rows")
-    if matrix.shape[0] == 0:
+    if len(words) != array.shape[0]:
+        raise PermtestError(f"{vocab_path}: {len(words)} words but {path} has {array.shape[0]} rows")
+    if array.shape[0] == 0:
         raise PermtestError(f"{path}: the file is empty")
     _check_count(path, len(words))
-    _check_values(path, matrix, lambda r: f"row {r} (word '{words[r]}', {vocab_path} line {r + 1})")
+    matrix = _float32(array)
+
+    def overflow(r: int) -> str | None:
+        # Not finite in float32 but finite as stored: too large for float32.
+        value = array[r, int(np.argmin(np.isfinite(matrix[r])))]
+        return f"{value:g}" if np.isfinite(value) else None
+
+    _check_values(path, matrix, lambda r: f"row {r} (word '{words[r]}', {vocab_path} line {r + 1})", overflow)
     return Table(matrix, words)
 
 
@@ -325,11 +364,18 @@ def _check_count(path, count: int) -> None:
         raise PermtestError(f"{path}: holds {count} word; a source needs at least 2")
 
 
-def _check_values(path, matrix: np.ndarray, where) -> None:
-    """Cosine similarity is undefined for NaN/inf and all-zero rows: name the first."""
+def _check_values(path, matrix: np.ndarray, where, overflow) -> None:
+    """Cosine similarity is undefined for NaN/inf and all-zero rows: name the first.
+    ``overflow(row)`` is the file's value that became inf in that row's first
+    non-finite cell because it is too large for float32, or None for a NaN/inf the
+    file holds itself."""
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
-        raise PermtestError(f"{path}: {where(int(np.argmin(finite)))} has NaN or infinite values")
+        row = int(np.argmin(finite))
+        value = overflow(row)
+        if value is not None:
+            raise PermtestError(f"{path}: {where(row)}: value {value} exceeds {_FLOAT32_RANGE}")
+        raise PermtestError(f"{path}: {where(row)} has NaN or infinite values")
     nonzero = matrix.any(axis=1)
     if not nonzero.all():
         raise PermtestError(f"{path}: {where(int(np.argmin(nonzero)))} is all zeros (cosine is undefined)")

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import signal
+import stat
 import threading
 import zlib
 import xml.etree.ElementTree as ET
@@ -196,12 +197,27 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
 def plot_names(run: ConfigRun) -> list[str]:
     """``<name>-<claim>-<null>.png`` for each outcome, made file-name-safe. Two
     claims that only differ in unsafe characters get a short hash to stay apart."""
-    names = [_safe(f"{run.config.name}-{o.claim}-{o.null}") for o in run.outcomes]
+    return _plot_names(run.config.name, [(o.claim, o.null) for o in run.outcomes])
+
+
+def report_files(config) -> list[str]:
+    """Every file name a run of ``config`` writes into the output folder, in the
+    order :func:`write_reports` writes them: ``<name>.csv``, ``<name>.json``,
+    ``<name>.md``, then one plot per claim and null. Derived from the config alone,
+    so two configs of one run that would write the same file can be caught before
+    either runs (config ``a`` with claim ``b-c`` and config ``a-b`` with claim ``c``
+    both plot ``a-b-c-shuffle.png``)."""
+    pairs = [(claim.name, null) for claim in config.claims for null in claim.nulls]
+    return [f"{config.name}.csv", f"{config.name}.json", f"{config.name}.md", *_plot_names(config.name, pairs)]
+
+
+def _plot_names(config_name: str, pairs: list[tuple[str, str]]) -> list[str]:
+    names = [_safe(f"{config_name}-{claim}-{null}") for claim, null in pairs]
     clashes = {n for n in names if names.count(n) > 1}
     out = []
-    for outcome, base in zip(run.outcomes, names):
+    for (claim, null), base in zip(pairs, names):
         if base in clashes:
-            base += "-" + format(_crc(f"{outcome.claim}\0{outcome.null}"), "08x")
+            base += "-" + format(_crc(f"{claim}\0{null}"), "08x")
         out.append(base + ".png")
     return out
 
@@ -459,6 +475,7 @@ def _write_atomically(folder: Path, flag: str, writers: list[tuple[str, Callable
             temporary = folder / f".{final_name}.{token}.tmp"
             staged.append((temporary, folder / final_name))
             write(temporary)
+        _check_targets([final for _, final in staged], flag)
         with _interrupts_held():
             for temporary, final in staged:
                 os.replace(temporary, final)
@@ -469,6 +486,21 @@ def _write_atomically(folder: Path, flag: str, writers: list[tuple[str, Callable
         _discard(staged)
         raise
     return [final for _, final in staged]
+
+
+def _check_targets(finals: list[Path], flag: str) -> None:
+    """Refuse, before any rename, a final name that holds a folder (or a fifo,
+    socket, device): its rename would fail after earlier ones had replaced old
+    reports, and renames cannot be undone. A symlink is fine: the rename replaces
+    the link itself."""
+    for final in finals:
+        try:
+            mode = final.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise PermtestError(f"{flag} {final}: cannot write there (it exists and is {kind})")
 
 
 def check_writable(path, flag: str = "--out") -> None:
@@ -505,7 +537,7 @@ def _discard(staged: list[tuple[Path, Path]]) -> None:
     for temporary, _ in staged:
         try:
             temporary.unlink(missing_ok=True)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the name
             pass  # the original error is the one worth reporting
 
 

@@ -17,7 +17,8 @@ from importlib import metadata
 from . import corrections, inference
 from ._version import __version__
 from .config import Config, load
-from .engine import SEED_BLOCK, PermutationResult, permutation_test
+from .engine import SEED_BLOCK, PermutationResult, permutation_test, preprocessed, validate_claim
+from .errors import PermtestError
 from .nulls import NULLS
 from .sources import load_source
 
@@ -85,6 +86,35 @@ def stream_key(claim: str, null: str) -> tuple[int, int]:
     """Each claim and null draws from its own stream of the config's seed, named by
     the claim's name (not its position: reordering claims changes nothing)."""
     return zlib.crc32(claim.encode("utf-8")), NULLS.index(null)
+
+
+def validate(config: Config, device: str | None = None) -> tuple[object, int]:
+    """Everything a run of ``config`` could reject, checked before any permutation:
+    the source, its preprocessing, and every claim under every null with the run's
+    options. Raises one error listing every problem (one per claim); returns the
+    source and the number of tests."""
+    emb = load_source(config.source, words=config.words)
+    problems = []
+    try:
+        preprocessed(emb, config.preprocess)
+    except PermtestError as exc:
+        problems.append(f"{config.path}: key 'preprocess': {exc}")
+    tests = 0
+    for claim in config.claims:
+        for null in claim.nulls:
+            try:
+                validate_claim(emb, claim.groups, claim.statistic, null, params=claim.params,
+                               subwords=config.subwords, pool=claim.pool, pool_size=claim.pool_size,
+                               match=claim.match, where=f"{config.path}: claim '{claim.name}': ",
+                               preprocess=config.preprocess, alternative=claim.alternative, alpha=config.alpha,
+                               early_stop=config.early_stop, tail=config.tail, device=device)
+                tests += 1
+            except PermtestError as exc:
+                problems.append(str(exc))
+                break
+    if problems:
+        raise PermtestError("\n".join(problems))
+    return emb, tests
 
 
 def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",

@@ -141,7 +141,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ca
 @pytest.mark.parametrize("flags,message", [
     (["-n", "0"], "-n/--permutations must be an integer >= 1; got 0"),
     (["--seed", "-1"], "--seed must be an integer >= 0; got -1"),
-    (["-j", "0"], "n_jobs must be a non-zero integer (-1 = every core); got 0"),
+    (["-j", "0"], "-j/--jobs must be a non-zero integer (-1 = every core); got 0"),
 ])
 def test_bad_flags(tmp_path, capsys, flags, message):
     code, _, err = run_cli(["run", write(tmp_path, SMALL), "--out", tmp_path / "r", *flags], capsys)
@@ -209,3 +209,88 @@ def test_console_script_and_sigint_exit_130_without_reports(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_check_runs_the_checks_a_run_would_fail(tmp_path, capsys):
+    two_sided = SMALL.replace("permutations: 300", "permutations: 300\nearly_stop: true\nalternative: two-sided")
+    code, out, err = run_cli(["check", write(tmp_path, two_sided)], capsys)
+    assert code == 2 and "ok" not in out
+    assert "small.yaml: claim 'numbers': early_stop decides one-sided tests; use alternative greater or less" in err
+    vectors = tmp_path / "flat.txt"
+    vectors.write_text("".join(f"w{i} {i % 3 + 1} 1.0 {(-1) ** i}\n" for i in range(12)))
+    flat = (f"version: 1\nname: flat\nsource: {{kind: file, path: {vectors}}}\npreprocess: standardize\n"
+            "nulls: [shuffle]\nclaims:\n  - {name: c, statistic: coherence, groups: {g: [w1, w2, w3]}}\n")
+    code, out, err = run_cli(["check", write(tmp_path, flat, "flat.yaml")], capsys)
+    assert code == 2
+    assert err.strip() == (f"error: {tmp_path / 'flat.yaml'}: key 'preprocess': flat: dimension 1 is constant and "
+                           "cannot be standardized")
+
+
+def test_neighbors_k_is_bounded_by_the_vocabulary(tmp_path, capsys):
+    text = SMALL.replace("statistic: coherence", "statistic: neighbors\n    params: {k: 400000}")
+    code, _, err = run_cli(["check", write(tmp_path, text)], capsys)
+    assert code == 2 and ("claim 'numbers': parameter 'k' of statistic 'neighbors' must be at most 399999 "
+                          "(the other entries of glove's vocabulary); got 400000") in err
+
+
+def test_rsa_other_source_errors_name_the_claim(tmp_path, capsys):
+    text = SMALL.replace("statistic: separation", f"statistic: rsa\n    params: {{other: {{kind: file, path: "
+                                                  f"{tmp_path / 'missing.txt'}}}}}")
+    code, _, err = run_cli(["check", write(tmp_path, text)], capsys)
+    assert code == 2
+    assert f"small.yaml: claim 'numbers-vs-colors': params.other: {tmp_path / 'missing.txt'}: no such file" in err
+
+
+def test_every_config_is_checked_before_anything_runs(tmp_path, capsys):
+    good = write(tmp_path, SMALL, "a.yaml")
+    bad = write(tmp_path, SMALL.replace("name: small", "name: other").replace("six]", "sixxq]"), "b.yaml")
+    code, out, err = run_cli(["run", good, bad, "--out", tmp_path / "r", "-j", "1"], capsys)
+    assert code == 2 and "b.yaml: claim 'numbers': group 'numbers': 'sixxq' is not in the vocabulary" in err
+    assert not (tmp_path / "r").exists() and out == ""
+    # check still says which configs are fine.
+    code, out, err = run_cli(["check", bad, good], capsys)
+    assert code == 2 and out.startswith(f"{good}: ok (2 claims") and "sixxq" in err
+
+
+def test_quiet_still_prints_warnings(tmp_path, capsys):
+    code, out, err = run_cli(["run", write(tmp_path, SMALL), "-n", "5", "--quiet", "--out", tmp_path / "r"], capsys)
+    assert code == 0 and out.startswith("reports: ")
+    assert ("warning: small: null 'tokens': 5 permutations cannot reach alpha 0.05 after holm correction over 1 "
+            "claims") in err
+
+
+def test_junit_path_that_is_a_folder_fails_before_running(tmp_path, capsys):
+    code, _, err = run_cli(["gate", write(tmp_path, SMALL), "--out", tmp_path / "r", "--junit", tmp_path], capsys)
+    assert code == 2 and f"--junit {tmp_path}: is a folder; give the XML file's name" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_bad_flag_is_reported_once_for_many_configs(tmp_path, capsys):
+    a = write(tmp_path, SMALL, "a.yaml")
+    b = write(tmp_path, SMALL.replace("name: small", "name: other"), "b.yaml")
+    code, _, err = run_cli(["run", a, b, "--seed", "-1", "--out", tmp_path / "r"], capsys)
+    assert code == 2 and err == "error: --seed must be an integer >= 0; got -1\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["neighbors", "red", "--source", "nosuch"], "error: --source: source kind must be one of glove, minilm, "
+                                                 "huggingface, file; got 'nosuch'"),
+    (["neighbors", "red", "--sample", "9"], "error: --sample must be at least 10; got 9"),
+    (["neighbors", "red", "--source", "glove", "--null", "tokens"], "error: --null must be one of shuffle, columns; "
+                                                                    "got 'tokens'"),
+    (["neighbors", "red", "--source", "glove", "-k", "0"], "error: -k must be an integer from 1 to 399999; got 0"),
+    (["neighbors", "red", "--source", "glove", "--seed", "-2"], "error: --seed must be an integer >= 0; got -2"),
+    (["bench", "-n", "999"], "error: bench needs -n >= 1000 and --repeats >= 1"),
+    (["bench", "--repeats", "0"], "error: bench needs -n >= 1000 and --repeats >= 1"),
+])
+def test_command_flag_errors(capsys, args, message):
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and err.strip() == message and out == ""
+
+
+def test_two_configs_that_would_write_the_same_plot(tmp_path, capsys):
+    a = write(tmp_path, SMALL.replace("name: small", "name: a").replace("name: numbers\n", "name: b-c\n"), "a.yaml")
+    b = write(tmp_path, SMALL.replace("name: small", "name: a-b").replace("name: numbers\n", "name: c\n"), "b.yaml")
+    code, _, err = run_cli(["run", a, b, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and err == f"error: {a} and {b} would both write a-b-c-tokens.png; rename a config or a claim\n"
+    assert not (tmp_path / "r").exists()

@@ -5,6 +5,7 @@ import textwrap
 import pytest
 
 from permtest import config
+from permtest.cli import main
 from permtest.errors import PermtestError
 
 GOOD = """\
@@ -159,3 +160,95 @@ def test_every_problem_is_reported_at_once(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(PermtestError, match=r"nope.yaml: no such config file"):
         config.load(tmp_path / "nope.yaml")
+
+
+NAMED = GOOD.replace("version: 1", "version: 1\nname: {name}")
+CLAIM_NAMED = GOOD.replace("name: colors", "name: {name}")
+LONG_NAME = ("key 'name': must be a plain file-name-safe string of at most 100 bytes (UTF-8), so that report and plot "
+             "file names fit; got {} bytes")
+
+# Whole messages, after "<path>: ": each is the only line the file gets.
+EXACT = [
+    (GOOD.replace("version: 1", "version: 1\npool: [red]"),
+     "key 'pool': must be one of words, all or a list of 2+ words; got ['red']"),
+    (GOOD.replace("version: 1", "version: 1\npool: 5"), "key 'pool': must be one of words, all or a list of 2+ words; got 5"),
+    (GOOD.replace("colors: [red, green, blue]", "[red, green, blue]").replace("groups:\n", "groups:\n  "),
+     "claim 'colors': key 'groups': must be a mapping of group name to a list of words"),
+    (GOOD.replace("groups:\n      colors: [red, green, blue]", "groups: {}"),
+     "claim 'colors': key 'groups': must be a mapping of group name to a list of words"),
+    (GOOD.replace("colors: [red, green, blue]", "'': [red, green, blue]"),
+     "claim 'colors': key 'groups': group names must be non-empty strings; got ''"),
+    (GOOD.replace("colors: [red, green, blue]", "7: [red, green, blue]"),
+     "claim 'colors': key 'groups': group names must be non-empty strings; got 7"),
+    (GOOD.replace("colors: [red, green, blue]", "[colors]: [red, green, blue]"),
+     "line 7: a mapping key must be a single value such as a string; got a list"),
+    (GOOD.replace("    groups:\n      colors: [red, green, blue]", "    groups: {[g]: [red, blue]}"),
+     "line 6: a mapping key must be a single value such as a string; got a list"),
+    (GOOD.replace("source: glove", "source: glove\n? [a, b]\n: 1"),
+     "line 3: a mapping key must be a single value such as a string; got a list"),
+    (GOOD.replace("source: glove", "source: glove\n? {a: 1}\n: 1"),
+     "line 3: a mapping key must be a single value such as a string; got a mapping"),
+    (GOOD + "  - <<: *nowhere\n", "line 8, column 9: invalid YAML (found undefined alias 'nowhere')"),
+    (GOOD.replace("  - name: colors", "  - &base\n    name: colors") + "  - <<: *base\n    name: more\n    name: most\n",
+     "line 11: duplicate key 'name' (first on line 10)"),
+    (GOOD + "  - <<: 3\n    name: more\n", "line 8: expected a mapping or list of mappings for merging, but found scalar"),
+    (NAMED.format(name=r'"a\0b"'),
+     r"key 'name': must be a plain file-name-safe string without control characters; got 'a\x00b'"),
+    (NAMED.format(name=r'"a\tb"'),
+     r"key 'name': must be a plain file-name-safe string without control characters; got 'a\tb'"),
+    (NAMED.format(name="a" * 101),
+     LONG_NAME.format(101)),
+    (NAMED.format(name="é" * 51),
+     LONG_NAME.format(102)),
+    (CLAIM_NAMED.format(name=r'"a\nb"'), r"key 'claims': claim #1 name must not contain control characters; got 'a\nb'"),
+    (CLAIM_NAMED.format(name=r'"a\ud800"'),
+     r"key 'claims': claim #1 name must not contain control characters; got 'a\ud800'"),
+    (CLAIM_NAMED.format(name="c" * 101),
+     f"claim '{'c' * 101}': key 'name': must be at most 100 bytes (UTF-8), so that plot file names fit; got 101 bytes"),
+]
+
+
+@pytest.mark.parametrize("text,message", EXACT)
+def test_bad_config_messages_in_full(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(PermtestError) as info:
+        config.load(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_names_up_to_the_limit_load(tmp_path):
+    cfg = config.load(write(tmp_path, NAMED.format(name="a" * 100).replace("name: colors", "name: " + "c" * 100)))
+    assert cfg.name == "a" * 100 and cfg.claims[0].name == "c" * 100
+    assert config.load(write(tmp_path, NAMED.format(name="é" * 50))).name == "é" * 50
+
+
+def test_a_long_file_stem_needs_a_shorter_name(tmp_path):
+    path = write(tmp_path, GOOD, name="s" * 101 + ".yaml")
+    with pytest.raises(PermtestError) as info:
+        config.load(path)
+    assert str(info.value) == (
+        f"{path}: key 'name': must be a plain file-name-safe string of at most 100 bytes (UTF-8), so that report "
+        "and plot file names fit; got 101 bytes (the file's stem; set 'name' to a shorter one)")
+    assert config.load(write(tmp_path, NAMED.format(name="short"), name="s" * 101 + ".yaml")).name == "short"
+
+
+def test_merge_keys_are_plain_yaml(tmp_path):
+    text = GOOD.replace("version: 1", "version: 1\nnulls: [shuffle]").replace("  - name: colors", "  - &base\n    name: colors")
+    text += "  - <<: *base\n    name: more\n    groups: {more: [cyan, teal]}\n"
+    first, second = config.load(write(tmp_path, text)).claims
+    assert (second.name, second.statistic, second.groups) == ("more", "coherence", {"more": ["cyan", "teal"]})
+    assert first.name == "colors" and first.groups == {"colors": ["red", "green", "blue"]}
+
+
+def test_unreadable_config_is_a_usage_error(tmp_path, capsys):
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"version: 1\n\xff\xfe\n")
+    code = main(["check", str(folder), str(binary)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"error: {folder}: cannot read ([Errno 21] Is a directory: '{folder}')",
+        f"error: {binary}: cannot read ('utf-8' codec can't decode byte 0xff in position 11: invalid start byte)",
+    ]

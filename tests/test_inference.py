@@ -54,6 +54,10 @@ def test_z_score():
     assert mean == 2.5 and sd == pytest.approx(np.std(null, ddof=1)) and z == pytest.approx(2.5 / sd)
     assert inference.z_score(1.0, np.ones(5))[2] == 0.0
     assert inference.z_score(2.0, np.ones(5))[2] == np.inf
+    # Values equal but for rounding (one ulp apart) have no spread worth a z.
+    rounding = 0.3 + np.array([0.0, 1.0, 0.0, 1.0]) * np.spacing(0.3)
+    assert inference.z_score(0.3, rounding)[2] == 0.0
+    assert inference.z_score(0.2, rounding)[2] == -np.inf
 
 
 P = np.array([0.001, 0.01, 0.02, 0.04, 0.2, 0.5])

