@@ -33,7 +33,8 @@ def apply(emb: Embeddings, how: str) -> np.ndarray:
         sd = matrix.std(axis=0)
         flat = np.flatnonzero(sd == 0)
         if flat.size:
-            raise PermtestError(f"{emb.name}: dimension {flat[0]} is constant and cannot be standardized")
+            raise PermtestError(f"{emb.name}: dimension {flat[0]} (counting from 0) is constant and cannot be "
+                                "standardized")
         matrix /= sd
     out = np.ascontiguousarray(matrix, dtype=np.float32)
     check_rows(out, emb.vocab, f"{emb.name} after {how}")

@@ -222,7 +222,7 @@ def test_check_runs_the_checks_a_run_would_fail(tmp_path, capsys):
             "nulls: [shuffle]\nclaims:\n  - {name: c, statistic: coherence, groups: {g: [w1, w2, w3]}}\n")
     code, out, err = run_cli(["check", write(tmp_path, flat, "flat.yaml")], capsys)
     assert code == 2
-    assert err.strip() == (f"error: {tmp_path / 'flat.yaml'}: key 'preprocess': flat: dimension 1 is constant and "
+    assert err.strip() == (f"error: {tmp_path / 'flat.yaml'}: key 'preprocess': flat: dimension 1 (counting from 0) is constant and "
                            "cannot be standardized")
 
 

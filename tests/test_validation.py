@@ -113,7 +113,7 @@ def test_embeddings_ranks_must_match():
 
 def test_standardize_rejects_a_constant_dimension():
     emb = Embeddings.from_array(np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 5.0]]), ["aa", "ab", "ac"], name="m")
-    with pytest.raises(PermtestError, match=r"m: dimension 0 is constant and cannot be standardized"):
+    with pytest.raises(PermtestError, match=r"m: dimension 0 \(counting from 0\) is constant and cannot be standardized"):
         run(emb, {"g": ["aa", "ab"]}, preprocess="standardize")
 
 
