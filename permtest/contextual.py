@@ -42,7 +42,7 @@ import numpy as np
 from .embeddings import Embeddings
 from .errors import PermtestError
 
-CACHE_FORMAT = 1  # bump when the cached vectors would change meaning
+CACHE_FORMAT = 2  # bump when the cached vectors would change meaning (2: unknown words refused)
 
 
 def cache_root() -> Path:

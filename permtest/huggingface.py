@@ -91,6 +91,8 @@ class Location:
 def _cannot_load(where: Location, what: str, exc: Exception) -> PermtestError:
     """One line for the user: why the model is not here, never a network traceback."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, KeyError):  # its text is only the missing key
+        first = f"missing entry {first}"
     if "trust_remote_code" in str(exc):
         return PermtestError(f"{where.name}: model {where.model!r} needs its own code to load; set "
                              "trust_remote_code: true in the source if you trust it")
@@ -106,8 +108,19 @@ def _cannot_load(where: Location, what: str, exc: Exception) -> PermtestError:
 def _load(where: Location, what: str, loader, **extra):
     try:
         return loader(where.path, **where.kwargs(), **extra)
-    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
+    except _load_errors() as exc:
         raise _cannot_load(where, what, exc) from None
+
+
+def _load_errors() -> tuple[type[Exception], ...]:
+    """What a missing or damaged model raises. safetensors' own error (a truncated
+    file, or a git-lfs pointer left in place of the weights) is not an OSError."""
+    errors = (OSError, ValueError, KeyError, ImportError, RuntimeError)
+    try:
+        from safetensors import SafetensorError
+    except ImportError:
+        return errors
+    return (*errors, SafetensorError)
 
 
 def load_tokenizer(where: Location):
@@ -120,7 +133,9 @@ def load_config(where: Location):
 
 def load_network(where: Location):
     """The model's weights, from safetensors when the folder has them."""
-    safetensors = any(name.endswith(".safetensors") for name in os.listdir(model_folder(where)))
+    # The model's own weights only: an adapter's .safetensors beside pytorch_model.bin is not them.
+    files = set(os.listdir(model_folder(where)))
+    safetensors = bool(files & {"model.safetensors", "model.safetensors.index.json"})
     return _load(where, "model", _transformers().AutoModel.from_pretrained,
                  use_safetensors=True if safetensors else None)
 
@@ -433,4 +448,9 @@ class Encoder:
                 word, template = pairs[i]
                 raise PermtestError(f"{self.where.name}: the word {word!r} leaves no token in the template "
                                     f"{template!r}")
+            unknown = self.tokenizer.unk_token_id
+            if unknown is not None and all(row[j] == unknown for j in word_mask[i].nonzero()[:, 0].tolist()):
+                raise PermtestError(f"{self.where.name}: the tokenizer of {self.where.model!r} does not know the "
+                                    f"word {pairs[i][0]!r} (it reads as {self.tokenizer.unk_token}); its vector "
+                                    "would be that of any unknown word")
         return ids, attention, word_mask

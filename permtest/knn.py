@@ -60,7 +60,11 @@ def _lowest_rows_at_ties(sims: np.ndarray, top: np.ndarray, top_sims: np.ndarray
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PERMTEST_CACHE") or Path.home() / ".cache" / "permtest")
+    """The cache root shared with contextual sources (``~`` expanded, as a shell
+    would not in a CI's environment settings)."""
+    from .contextual import cache_root
+
+    return cache_root()
 
 
 def pool_neighbors(unit: np.ndarray, rows: np.ndarray, k: int, matrix_id: str) -> np.ndarray:

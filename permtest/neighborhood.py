@@ -62,17 +62,17 @@ def neighborhood(emb: Embeddings, word: str, k: int = 10, null: str = "shuffle",
 
     def listing(unit):
         found = knn.nearest(unit, unit[me], k, me)[0]
-        return [(emb.vocab[r], float(unit[row] @ unit[r])) for r in found]
+        return found, [(emb.vocab[r], float(unit[row] @ unit[r])) for r in found]
 
     pool = make_pool(emb).order
     picked = rng.choice(pool, size=min(sample, pool.size), replace=False)
     real_lists = knn.nearest(real_unit, real_unit[picked], k, picked)
     null_lists = knn.nearest(null_unit, null_unit[picked], k, picked)
-    real = listing(real_unit)
+    real_rows, real = listing(real_unit)
     counts = np.bincount(real_lists.reshape(-1), minlength=emb.shape[0])
     return Neighborhood(
         word=word, source=emb.name, shape=emb.shape, k=k, null=null, seed=seed, real=real,
-        shuffled=listing(null_unit), hubs=[int(counts[emb.row_of(w)]) for w, _ in real],
+        shuffled=listing(null_unit)[1], hubs=[int(counts[r]) for r in real_rows],  # rows, not re-spelled tokens
         hub_expected=picked.size * k / emb.shape[0], sample=int(picked.size),
         top_real=_tops(real_unit, picked, real_lists), top_null=_tops(null_unit, picked, null_lists),
     )

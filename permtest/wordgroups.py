@@ -119,8 +119,26 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         if missing:
             raise PermtestError(at + missing_message(emb, missing))
         names.append(str(name))
+    _no_identical_vectors(emb, words, [names[g] for g in labels], pieces, where)
     rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces], dtype=np.int64)
     return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows)
+
+
+def _no_identical_vectors(emb: Embeddings, words: list[str], groups: list[str], pieces: list[tuple[int, ...]],
+                          where: str) -> None:
+    """Two words of a claim with bit-identical vectors (different rows) are one
+    point counted twice, which inflates any cluster statistic: a contextual source
+    gives every word its tokenizer does not know the same [UNK] vector, and an
+    uncased model gives 'Apple' and 'apple' the same one."""
+    first: dict[bytes, int] = {}
+    for i, rows in enumerate(pieces):
+        key = emb.matrix[list(rows)].astype(np.float64).mean(axis=0).tobytes()
+        j = first.setdefault(key, i)
+        if j != i:
+            other = "" if groups[j] == groups[i] else f" (group '{groups[j]}')"
+            raise PermtestError(f"{where}group '{groups[i]}': '{words[i]}' and '{words[j]}'{other} have identical "
+                                f"vectors in {emb.name}, so it cannot tell them apart (a word its tokenizer does not "
+                                f"know, or a case variant in an uncased model?); keep one")
 
 
 def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | list[str] | None:

@@ -214,3 +214,12 @@ def test_two_words_with_the_same_vector_are_an_error():
         permtest.permutation_test(emb, {"g": ["xa", "xd"]}, subwords="first")
     with pytest.raises(permtest.PermtestError, match=r"group 'h': 'aa' and 'xa' \(group 'g'\) are the same vector"):
         permtest.permutation_test(emb, {"g": ["xa", "bb"], "h": ["aa", "cc"]}, "separation", subwords="first")
+
+
+def test_two_words_with_identical_vectors_in_different_rows_are_an_error():
+    matrix = np.random.default_rng(0).normal(size=(6, 3))
+    matrix[4] = matrix[1]  # e.g. two words a contextual model cannot tell apart
+    emb = permtest.Embeddings.from_array(matrix, ["aa", "bb", "cc", "dd", "ee", "ff"], name="m")
+    with pytest.raises(permtest.PermtestError, match=r"group 'y': 'ee' and 'bb' \(group 'x'\) have identical vectors "
+                                                     r"in m, so it cannot tell them apart"):
+        permtest.permutation_test(emb, {"x": ["aa", "bb"], "y": ["cc", "ee"]}, "separation", "shuffle")

@@ -348,3 +348,65 @@ def test_a_model_folder_may_be_relative_to_the_current_folder(bert_folder, monke
     monkeypatch.chdir(bert_folder.parent)
     emb = load_source({"kind": "huggingface", "model": bert_folder.name})
     assert emb.name == f"{bert_folder.parent.name}/{bert_folder.name}" and "spider" in emb.index
+
+
+def test_contextual_refuses_a_word_the_tokenizer_does_not_know(bert_folder):
+    spec = {"kind": "huggingface", "model": str(bert_folder), "layer": 1, "templates": TEMPLATES}
+    with pytest.raises(PermtestError, match=r"does not know the word 'zzz' \(it reads as \[UNK\]\); its vector "
+                                            r"would be that of any unknown word"):
+        load_source(spec, words=["zzz"])
+
+
+def test_case_variants_in_an_uncased_model_are_one_word(bert_folder):
+    spec = {"kind": "huggingface", "model": str(bert_folder), "layer": 1, "templates": TEMPLATES}
+    emb = load_source(spec, words=["Apple"])
+    assert emb.row_of("Apple") != emb.row_of("apple")
+    with pytest.raises(PermtestError, match=r"group 'g': 'apple' and 'Apple' have identical vectors in "
+                                            r".*, so it cannot tell them apart"):
+        permtest.permutation_test(emb, {"g": ["Apple", "apple", "red"]}, null="shuffle", permutations=10)
+
+
+def test_damaged_weights_are_a_load_error_not_a_traceback(bert_folder, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bert_folder, damaged)
+    # What a clone without git-lfs leaves in place of the weights.
+    (damaged / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 9\n")
+    with pytest.raises(PermtestError, match=r"cannot load the model from folder .*damaged.* \(Error while "
+                                            r"deserializing header"):
+        load_source({"kind": "huggingface", "model": str(damaged)})
+
+
+def test_other_safetensors_files_do_not_hide_pytorch_weights(bert_folder, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "bin-weights"
+    shutil.copytree(bert_folder, folder)
+    # The same weights as a PyTorch checkpoint, and an unrelated .safetensors file beside it.
+    torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    (folder / "adapter_model.safetensors").write_bytes(b"not the model")
+    assert (folder / "pytorch_model.bin").exists()
+    emb = load_source({"kind": "huggingface", "model": str(folder)})
+    np.testing.assert_array_equal(emb.matrix, load_source({"kind": "huggingface", "model": str(bert_folder)}).matrix)
+
+
+def test_neighbourhood_hub_counts_are_by_row_in_a_spelling_vocabulary(gpt2_folder):
+    # Byte-level BPE: the bare token 'cat' and 'Ġcat' are different rows, and a
+    # neighbour's hub count must be its own row's, not that of its re-spelling.
+    from permtest import knn
+    from permtest.neighborhood import neighborhood
+
+    emb = load_source({"kind": "huggingface", "model": str(gpt2_folder)})
+    for word in ("cat", "tree"):
+        n = neighborhood(emb, word, k=30, sample=50)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(0)))
+        rng.permutation(emb.matrix.reshape(-1))  # the draws neighborhood makes before sampling
+        picked = rng.choice(make_pool(emb).order, size=n.sample, replace=False)
+        unit = knn.unit_rows(emb.matrix)
+        counts = np.bincount(knn.nearest(unit, unit[picked], 30, picked).ravel(), minlength=emb.shape[0])
+        assert n.hubs == [int(counts[emb.index[w]]) for w, _ in n.real]

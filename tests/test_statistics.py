@@ -150,3 +150,11 @@ def test_nearest_breaks_ties_at_the_kth_place_by_lowest_row():
     sims = unit @ unit[0]
     sims[0] = -np.inf
     assert found[0].tolist() == np.argsort(-sims, kind="stable")[:3].tolist()
+
+
+def test_neighbour_cache_expands_a_home_folder(monkeypatch, tmp_path):
+    from permtest import knn
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PERMTEST_CACHE", "~/cache")
+    assert knn.cache_dir() == tmp_path / "cache"
