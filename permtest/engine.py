@@ -118,7 +118,10 @@ def permutation_test(
         raise PermtestError(f"{where}statistic '{statistic}' is undefined for these words (observed value "
                             f"{observed}), so no p-value can be computed")
     if plan.exact_labelings is not None:
-        null_distribution = plan.measure(plan.null.fixed(plan.exact_labelings))
+        # In slices of the batch size: memory stays bounded however many arrangements.
+        labelings, step = plan.exact_labelings, plan.batch_size
+        null_distribution = np.concatenate([plan.measure(plan.null.fixed(labelings[i:i + step]))
+                                            for i in range(0, len(labelings), step)])
     elif device is not None:
         from . import gpu
 

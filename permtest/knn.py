@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-_CHUNK = 512  # query rows per matrix product: bounds memory at _CHUNK x V floats
+# Query rows per matrix product: at most _CHUNK, and at most _CHUNK_VALUES similarities,
+# so a chunk's similarities and argpartition's indices stay near 200 MiB for any V.
+_CHUNK, _CHUNK_VALUES = 512, 1 << 24
 _RULE = "ties: lowest rows"  # part of the cache key: lists cached under another rule are not reused
 
 
@@ -32,17 +34,18 @@ def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) 
     the k-th place keeps the lowest rows.
     """
     out = np.empty((queries.shape[0], k), dtype=np.int64)
-    for start in range(0, queries.shape[0], _CHUNK):
-        block = queries[start:start + _CHUNK]
+    chunk = max(1, min(_CHUNK, _CHUNK_VALUES // unit.shape[0]))
+    for start in range(0, queries.shape[0], chunk):
+        block = queries[start:start + chunk]
         sims = block @ unit.T
-        skip = exclude[start:start + _CHUNK]
+        skip = exclude[start:start + chunk]
         has = skip >= 0
         sims[np.flatnonzero(has), skip[has]] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top = np.argpartition(sims, -k, axis=1)[:, -k:]  # the k largest, in no order
         top_sims = np.take_along_axis(sims, top, axis=1)
         _lowest_rows_at_ties(sims, top, top_sims)
         order = np.lexsort((top, -top_sims), axis=1)
-        out[start:start + _CHUNK] = np.take_along_axis(top, order, axis=1)
+        out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
     return out
 
 

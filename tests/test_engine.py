@@ -40,6 +40,9 @@ def test_same_seed_same_bits_for_any_jobs_and_batch(tiny, null):
 def test_labels_enumerates_when_it_can(tiny):
     res = permtest.permutation_test(tiny, TWO, "separation", "labels", permutations=20)
     assert res.exact and res.permutations == 20  # 6! / (3! 3!)
+    # Enumerated in slices of the batch size (memory stays bounded): same values.
+    sliced = permtest.permutation_test(tiny, TWO, "separation", "labels", permutations=20, batch_size=3)
+    np.testing.assert_array_equal(sliced.null_distribution, res.null_distribution)
     sampled = permtest.permutation_test(tiny, TWO, "separation", "labels", permutations=19)
     assert not sampled.exact and sampled.permutations == 19
 
