@@ -203,20 +203,36 @@ def byte_decode(token: str) -> str | None:
 
 
 def word_start(tokenizer) -> str | None:
-    """``"byte-level"``, the Metaspace mark (``"▁"``), or None (words as written),
-    read from the fast tokenizer's pre-tokenizer."""
+    """``"byte-level"``, the mark a word starts with (``"▁"``), or None (words as
+    written), read from the fast tokenizer's pre-tokenizer (ByteLevel, Metaspace)
+    or, for tokenizers that mark spaces while normalizing (Gemma's
+    ``Replace(" ", "▁")``), from its normalizer."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    pre = getattr(backend, "pre_tokenizer", None)
-    if pre is None:
-        return None
-    stack = [json.loads(pre.__getstate__())]
-    while stack:
-        node = stack.pop()
-        if node.get("type") == "ByteLevel":
-            return BYTE_LEVEL
-        if node.get("type") == "Metaspace":
-            return node.get("replacement", "▁")
-        stack.extend(node.get("pretokenizers", []))
+    for part, marks in (("pre_tokenizer", _pre_tokenizer_mark), ("normalizer", _normalizer_mark)):
+        component = getattr(backend, part, None)
+        if component is None:
+            continue
+        stack = [json.loads(component.__getstate__())]
+        while stack:
+            node = stack.pop()
+            mark = marks(node)
+            if mark is not None:
+                return mark
+            stack.extend(node.get("pretokenizers", []) + node.get("normalizers", []))
+    return None
+
+
+def _pre_tokenizer_mark(node: dict) -> str | None:
+    if node.get("type") == "ByteLevel":
+        return BYTE_LEVEL
+    if node.get("type") == "Metaspace":
+        return node.get("replacement", "▁")
+    return None
+
+
+def _normalizer_mark(node: dict) -> str | None:
+    if node.get("type") == "Replace" and node.get("pattern") == {"String": " "} and node.get("content"):
+        return node["content"]
     return None
 
 
@@ -245,7 +261,12 @@ class Pieces:
 
     def __call__(self, word: str) -> list[str]:
         text = " " + word if self.start == BYTE_LEVEL else word
-        return list(self.tokenizer.tokenize(text))
+        pieces = list(self.tokenizer.tokenize(text))
+        if self.start not in (None, BYTE_LEVEL) and pieces and not pieces[0].startswith(self.start):
+            # The mark comes from the space before a word (Gemma's normalizer), not
+            # from a Metaspace that adds it to the first word of any text.
+            pieces = list(self.tokenizer.tokenize(" " + word))
+        return pieces
 
 
 def whole_word(token: str, start: str | None) -> str | None:

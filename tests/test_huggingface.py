@@ -410,3 +410,22 @@ def test_neighbourhood_hub_counts_are_by_row_in_a_spelling_vocabulary(gpt2_folde
         unit = knn.unit_rows(emb.matrix)
         counts = np.bincount(knn.nearest(unit, unit[picked], 30, picked).ravel(), minlength=emb.shape[0])
         assert n.hubs == [int(counts[emb.index[w]]) for w, _ in n.real]
+
+
+def test_a_normalizer_that_marks_spaces_is_a_word_start_mark(tmp_path):
+    # Gemma-style: Replace(" ", "▁") while normalizing, then Split on spaces; no
+    # Metaspace pre-tokenizer. Word-start tokens carry the mark, as in Metaspace.
+    from transformers import AutoTokenizer, GemmaTokenizer
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4}
+    for token in ["▁", "c", "a", "t", "d", "o", "g", "i", "n", "▁c", "▁ca", "▁cat", "▁d", "▁do", "▁dog",
+                  "ca", "cat", "do", "dog", "in", "ing"]:
+        vocab.setdefault(token, len(vocab))
+    merges = [("▁", "c"), ("▁c", "a"), ("▁ca", "t"), ("▁", "d"), ("▁d", "o"), ("▁do", "g"), ("c", "a"),
+              ("ca", "t"), ("d", "o"), ("do", "g"), ("i", "n"), ("in", "g")]
+    GemmaTokenizer(vocab=vocab, merges=merges).save_pretrained(str(tmp_path))
+    tokenizer = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert tokenizer.tokenize(" cat") == ["▁cat"]  # the oracle: how a word reads inside a sentence
+    assert huggingface.word_start(tokenizer) == "▁"
+    assert set(huggingface.pool_words(tokenizer)) == {"ca", "cat", "do", "dog"}  # not 'in', 'ing'
+    assert huggingface.Pieces(tokenizer, "▁")("dog") == ["▁dog"]
