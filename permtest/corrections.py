@@ -71,9 +71,15 @@ def reachable(method: str, alpha: float, tests: int, smallest_p: float) -> bool:
     """Whether one claim that beats every permutation (p = smallest_p) can be called
     significant when the family's other claims are clearly null (p = 1). When it
     cannot, the run has too few permutations for this correction and says so."""
-    p = np.ones(max(1, tests))
-    p[0] = smallest_p
-    return bool(adjust(p, method, alpha)[0] <= alpha)
+    return _significant_alone(smallest_p, method, alpha, tests)
+
+
+def _significant_alone(p: float, method: str, alpha: float, tests: int) -> bool:
+    """Whether a claim with p-value ``p`` is significant after correction when the
+    other ``tests - 1`` claims of its family have p = 1."""
+    family = np.ones(max(1, tests))
+    family[0] = p
+    return bool(adjust(family, method, alpha)[0] <= alpha)
 
 
 def first_step_alpha(method: str, alpha: float, tests: int) -> float:
@@ -89,16 +95,10 @@ def first_step_alpha(method: str, alpha: float, tests: int) -> float:
     method = canonical(method)
     if method == "none":
         return alpha
-    others = np.ones(max(1, tests))
-
-    def significant(p: float) -> bool:
-        others[0] = p
-        return bool(adjust(others, method, alpha)[0] <= alpha)
-
     low, high = 0.0, alpha  # no method adjusts a p-value downwards here
     for _ in range(64):
         middle = (low + high) / 2
-        if significant(middle):
+        if _significant_alone(middle, method, alpha, tests):
             low = middle
         else:
             high = middle
