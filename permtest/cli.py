@@ -119,9 +119,9 @@ def _no_shared_files(configs) -> None:
 
 def _run(args, gate: bool = False) -> int:
     from . import report, runner
+    from .parallel import effective_jobs
 
-    if args.jobs == 0:
-        raise PermtestError("-j/--jobs must be a non-zero integer (-1 = every core); got 0")
+    effective_jobs(args.jobs, "-j/--jobs")
     if args.scheduler and args.backend != "dask":
         raise PermtestError("--scheduler needs --backend dask")
     if args.device:
