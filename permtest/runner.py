@@ -88,6 +88,15 @@ def stream_key(claim: str, null: str) -> tuple[int, int]:
     return zlib.crc32(claim.encode("utf-8")), NULLS.index(null)
 
 
+def _claim_options(config: Config, claim) -> dict:
+    """What a claim's tests take from the claim and its config: the same for
+    validation and for the run, so the two cannot check different things."""
+    return dict(statistic=claim.statistic, params=claim.params, subwords=config.subwords, pool=claim.pool,
+                pool_size=claim.pool_size, match=claim.match, preprocess=config.preprocess,
+                alternative=claim.alternative, early_stop=config.early_stop, tail=config.tail,
+                where=f"{config.path}: claim '{claim.name}': ")
+
+
 def validate(config: Config, device: str | None = None) -> tuple[object, int]:
     """Everything a run of ``config`` could reject, checked before any permutation:
     the source, its preprocessing, and every claim under every null with the run's
@@ -103,11 +112,8 @@ def validate(config: Config, device: str | None = None) -> tuple[object, int]:
     for claim in config.claims:
         for null in claim.nulls:
             try:
-                validate_claim(emb, claim.groups, claim.statistic, null, params=claim.params,
-                               subwords=config.subwords, pool=claim.pool, pool_size=claim.pool_size,
-                               match=claim.match, where=f"{config.path}: claim '{claim.name}': ",
-                               preprocess=config.preprocess, alternative=claim.alternative, alpha=config.alpha,
-                               early_stop=config.early_stop, tail=config.tail, device=device)
+                validate_claim(emb, claim.groups, null=null, alpha=config.alpha, device=device,
+                               **_claim_options(config, claim))
                 tests += 1
             except PermtestError as exc:
                 problems.append(str(exc))
@@ -123,20 +129,18 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     permutations complete."""
     started = time.perf_counter()
     emb = load_source(config.source, words=config.words)
+    # Early stopping decides each null's family against its correction's first step.
+    levels = {null: corrections.first_step_alpha(config.correction, config.alpha,
+                                                 sum(null in c.nulls for c in config.claims))
+              for null in config.nulls}
     results: dict[tuple[str, str], PermutationResult] = {}
     for claim in config.claims:
         for null in claim.nulls:
-            where = f"{config.path}: claim '{claim.name}': "
             report = None if progress is None else (lambda d, t, c=claim.name, n=null: progress(c, n, d, t))
-            family = sum(null in c.nulls for c in config.claims)
             results[(claim.name, null)] = permutation_test(
-                emb, claim.groups, statistic=claim.statistic, null=null, permutations=config.permutations,
-                seed=config.seed, n_jobs=n_jobs, alternative=claim.alternative, params=claim.params,
-                preprocess=config.preprocess, subwords=config.subwords, pool=claim.pool,
-                pool_size=claim.pool_size, match=claim.match, backend=backend, scheduler=scheduler,
-                alpha=corrections.first_step_alpha(config.correction, config.alpha, family),
-                early_stop=config.early_stop, tail=config.tail, device=device,
-                stream=stream_key(claim.name, null), where=where, progress=report,
+                emb, claim.groups, null=null, permutations=config.permutations, seed=config.seed, n_jobs=n_jobs,
+                backend=backend, scheduler=scheduler, alpha=levels[null], device=device,
+                stream=stream_key(claim.name, null), progress=report, **_claim_options(config, claim),
             )
     outcomes, warnings = _decide(config, results)
     provenance = _provenance(config, emb, results, time.perf_counter() - started)
