@@ -87,7 +87,6 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         raise PermtestError(f"{where}groups must be a non-empty mapping of group name to word list")
     names, words, labels, pieces = [], [], [], []
     seen: dict[str, str] = {}
-    vectors: dict[tuple[int, ...], tuple[str, str]] = {}  # rows -> the first word (and group) using them
     for label, (name, members) in enumerate(groups.items()):
         at = f"{where}group '{name}': "
         if isinstance(members, str) or not isinstance(members, Sequence):
@@ -105,14 +104,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
             found = _rows_of(emb, word, subwords)
             if found is None or isinstance(found, list):
                 missing.append((word, found))
-            elif found in vectors:
-                other, group = vectors[found]
-                where_other = "" if group == name else f" (group '{group}')"
-                pieces_text = " and ".join(repr(emb.vocab[r]) for r in found)
-                raise PermtestError(f"{at}'{word}' and '{other}'{where_other} are the same vector "
-                                    f"({'row' if len(found) == 1 else 'mean of rows'} {pieces_text}); keep one")
             else:
-                vectors[found] = (word, str(name))
                 words.append(word)
                 labels.append(label)
                 pieces.append(found)
@@ -126,19 +118,25 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
 
 def _no_identical_vectors(emb: Embeddings, words: list[str], groups: list[str], pieces: list[tuple[int, ...]],
                           where: str) -> None:
-    """Two words of a claim with bit-identical vectors (different rows) are one
-    point counted twice, which inflates any cluster statistic: a contextual source
-    gives every word its tokenizer does not know the same [UNK] vector, and an
-    uncased model gives 'Apple' and 'apple' the same one."""
+    """Two words of a claim with bit-identical vectors are one point counted twice,
+    which inflates any cluster statistic. The same rows (``subwords: first`` gives
+    'unhappy' and 'unkind' the row 'un'), or different rows a source cannot tell
+    apart: a contextual source gives every word its tokenizer does not know the
+    same [UNK] vector, and an uncased model gives 'Apple' and 'apple' the same one."""
     first: dict[bytes, int] = {}
     for i, rows in enumerate(pieces):
         key = emb.matrix[list(rows)].astype(np.float64).mean(axis=0).tobytes()
         j = first.setdefault(key, i)
-        if j != i:
-            other = "" if groups[j] == groups[i] else f" (group '{groups[j]}')"
-            raise PermtestError(f"{where}group '{groups[i]}': '{words[i]}' and '{words[j]}'{other} have identical "
-                                f"vectors in {emb.name}, so it cannot tell them apart (a word its tokenizer does not "
-                                f"know, or a case variant in an uncased model?); keep one")
+        if j == i:
+            continue
+        at = f"{where}group '{groups[i]}': '{words[i]}' and '{words[j]}'"
+        at += "" if groups[j] == groups[i] else f" (group '{groups[j]}')"
+        if rows == pieces[j]:
+            listed = " and ".join(repr(emb.vocab[r]) for r in rows)
+            raise PermtestError(f"{at} are the same vector ({'row' if len(rows) == 1 else 'mean of rows'} {listed}); "
+                                f"keep one")
+        raise PermtestError(f"{at} have identical vectors in {emb.name}, so it cannot tell them apart (a word its "
+                            f"tokenizer does not know, or a case variant in an uncased model?); keep one")
 
 
 def _rows_of(emb: Embeddings, word: str, subwords: str) -> tuple[int, ...] | list[str] | None:
