@@ -554,19 +554,16 @@ class _Claim:
         at = 0
         for block, count in zip(blocks, counts):
             generator = _generator(self.device, seed, stream + (block,))
-            if count == SEED_BLOCK:
-                self.sampler.words(words[at:at + count], generator)
-                self.sampler.words(spares[at:at + count], generator)
-            else:
+            for out in (words, spares):
                 # A run's last, partial block draws the whole block's words all the
                 # same, so its spares come from the same place in the stream as in a
                 # longer run: the first m permutations of any run are a run of m.
-                whole = torch.empty((SEED_BLOCK,) + words.shape[1:], dtype=words.dtype, device=self.device)
+                target = out[at:at + count]
+                whole = target if count == SEED_BLOCK else torch.empty(
+                    (SEED_BLOCK,) + out.shape[1:], dtype=out.dtype, device=self.device)
                 self.sampler.words(whole, generator)
-                words[at:at + count] = whole[:count]
-                whole = torch.empty((SEED_BLOCK,) + spares.shape[1:], dtype=spares.dtype, device=self.device)
-                self.sampler.words(whole, generator)
-                spares[at:at + count] = whole[:count]
+                if whole is not target:
+                    target.copy_(whole[:count])
             at += count
         return words, spares
 
