@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import corrections, measures, preprocess as _preprocess
+from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .errors import PermtestError, did_you_mean
 from .inference import ALTERNATIVES
 from .nulls import NULLS
@@ -104,16 +105,17 @@ class Config:
         if early_stop:
             changes["early_stop"] = self.early_stop or 1e-3
         if permutations is not None:
-            changes["permutations"] = _positive_int("-n/--permutations", permutations, 1)
+            changes["permutations"] = _bounded_int("-n/--permutations", permutations, 1, MAX_PERMUTATIONS)
         if seed is not None:
-            changes["seed"] = _positive_int("--seed", seed, 0)
+            changes["seed"] = _bounded_int("--seed", seed, 0, MAX_SEED)
         return replace(self, **changes) if changes else self
 
 
-def _positive_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise PermtestError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
+def _bounded_int(name: str, value, low: int, high: int) -> int:
+    problem = integer_problem(value, low, high)
+    if problem:
+        raise PermtestError(f"{name} {problem}")
+    return int(value)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -298,11 +300,11 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     choice("subwords", SUBWORDS)
     choice("alternative", ALTERNATIVES)
     choice("match", MATCHES)
-    for key, low in (("permutations", 1), ("seed", 0)):
+    for key, low, high in (("permutations", 1, MAX_PERMUTATIONS), ("seed", 0, MAX_SEED)):
         if key in settings:
-            value = settings[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                problems.add(f"must be an integer >= {low}; got {value!r}", claim, key)
+            problem = integer_problem(settings[key], low, high)
+            if problem:
+                problems.add(problem, claim, key)
     if "alpha" in settings:
         alpha = settings["alpha"]
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:

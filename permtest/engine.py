@@ -18,6 +18,7 @@ import numpy as np
 
 from . import inference, knn, measures, preprocess as _preprocess, sequential
 from . import tail as gpd
+from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
 from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull
@@ -230,9 +231,10 @@ class _Plan:
     details: dict
 
 
-def _check_int(name: str, value, low: int, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise PermtestError(f"{where}{name} must be an integer >= {low}; got {value!r}")
+def _check_int(name: str, value, low: int, where: str, high: int | None = None) -> int:
+    problem = integer_problem(value, low, high)
+    if problem:
+        raise PermtestError(f"{where}{name} {problem}")
     return int(value)
 
 
@@ -295,8 +297,8 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
           subwords, pool, pool_size, match, batch_size, backend, stream, where, alpha=0.05, early_stop=False,
           tail="none", device=None) -> _Plan:
     """Validate every argument up front, then build the per-claim data."""
-    permutations = _check_int("permutations", permutations, 1, where)
-    seed = _check_int("seed", seed, 0, where)
+    permutations = _check_int("permutations", permutations, 1, where, MAX_PERMUTATIONS)
+    seed = _check_int("seed", seed, 0, where, MAX_SEED)
     if batch_size is not None:
         batch_size = _check_int("batch_size", batch_size, 1, where)
     effective_jobs(n_jobs)

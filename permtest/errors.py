@@ -17,6 +17,19 @@ class PermtestError(ValueError):
     """Bad usage, config or input: the message is meant for the user."""
 
 
+class PermtestWarning(UserWarning):
+    """Something the user should know that does not stop the run (a cache file that
+    did not verify and was rebuilt). The command line prints it as one
+    ``warning: ...`` line on stderr; the API leaves it to :mod:`warnings`."""
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`PermtestWarning` (attributed to the caller's caller)."""
+    import warnings
+
+    warnings.warn(message, PermtestWarning, stacklevel=3)
+
+
 def did_you_mean(given: str, choices: Iterable[str], n: int = 3) -> str:
     """A ``"; did you mean 'x' or 'y'?"`` suffix for a mistyped option name, or
     ``""`` when nothing is close."""
@@ -45,3 +58,41 @@ def one_of(name: str, given: object, allowed: Iterable[str]) -> str:
     hint = did_you_mean(str(given), allowed) if isinstance(given, str) else ""
     listing = ", ".join(allowed)
     return f"{name} must be one of {listing}; got {given!r}{hint}"
+
+
+# Messages quote what the user gave; a value can be huge (a YAML alias bomb expands
+# to gigabytes under repr) or hold terminal escape sequences. Both are cut here.
+_SHOWN_CHARS = 80
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, C1, DEL), line breaks and bidirectional
+    overrides escaped as ``\\x1b``-style sequences: an error line echoed to a
+    terminal must not move the cursor, recolour it or reverse the text."""
+    return "".join(_escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    import unicodedata
+
+    if char.isprintable() and unicodedata.category(char) != "Cf":
+        return char
+    if char == " ":
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def shown(value: object, limit: int = _SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message, bounded: containers show their first items
+    (``reprlib``), strings their start, and the result is at most about ``limit``
+    characters with control characters escaped. Shared structure (YAML aliases) is
+    never expanded beyond what is shown."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 4, 6
+    r.maxstring, r.maxother = limit, limit
+    r.maxlong = 40
+    text = printable(r.repr(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
