@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import permtest
+
+# Test modules in subfolders (tests/hostile/) import the shared helpers as the top
+# level does: conftest, literal, tiny_models.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True, scope="session")
