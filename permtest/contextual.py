@@ -15,12 +15,20 @@ The rows are a *pool* of words followed by the claim words the pool lacks:
   given that the pool does not hold.
 
 Computing vectors means running the model over every word and template, so results
-are cached under ``$PERMTEST_CACHE`` (default ``~/.cache/permtest``), in a folder
-keyed by the model (its files' names, sizes and times), revision, layer and
-templates: one file per pool size (its words and vectors) and one store of extra
-words, so a second run with the same words loads without the model, without even
-importing torch or transformers. Writes are atomic (temporary file, then
-``os.replace``), and a file that cannot be read back is recomputed.
+are cached under ``$PERMTEST_CACHE`` (default ``~/.cache/permtest``, see
+:mod:`permtest.cache`), in a folder keyed by the model (its files' names, sizes and
+times), revision, layer and templates: one file per pool size (its words and
+vectors) and one store of extra words, so a second run with the same words loads
+without the model, without even importing torch or transformers.
+
+Each file is a verified :class:`permtest.cache.Entry`: it records the key above
+(plus the pool size, for a pool file) and a checksum of its words and vectors. It
+is used only if both match and its vectors are 2-D float32, finite, one row per
+distinct word, at most ``pool_size`` words, and the store as wide as the pool. When
+the model runs anyway (a word to compute), the files must also agree with it: the
+pool file holds its pool words, and every vector is as wide as its own. A file that
+does not verify is recomputed, atomically replaced and named in a warning; a folder
+that cannot be written is an error naming ``PERMTEST_CACHE``.
 
 This module imports no torch itself; :mod:`permtest.huggingface` does, when a
 vector has to be computed.
@@ -30,23 +38,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
-import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from . import cache
 from .embeddings import Embeddings
 from .errors import PermtestError
+from .files import atomic_file
 
-CACHE_FORMAT = 2  # bump when the cached vectors would change meaning (2: unknown words refused)
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("PERMTEST_CACHE") or "~/.cache/permtest").expanduser()
+# Bump when the cached vectors would change meaning (2: unknown words refused; 3: each
+# file a verified cache entry). Older folders are no longer read: recomputed silently.
+CACHE_FORMAT = 3
 
 
 def load(spec: dict, words: list[str], name: str, progress=None) -> Embeddings:
@@ -55,33 +59,39 @@ def load(spec: dict, words: list[str], name: str, progress=None) -> Embeddings:
 
     started = time.perf_counter()
     model = _Model(hf.Location(spec["model"], spec["revision"], spec["trust_remote_code"], name), spec)
-    folder = cache_root() / "contextual" / _folder_key(spec, hf.fingerprint(model.where))
-    pool_file = folder / f"pool-{spec['pool_size'] or 'all'}.npz"
-    store_file = folder / "words.npz"
+    fingerprint = hf.fingerprint(model.where)
+    folder = cache.cache_root() / "contextual" / _folder_key(spec, fingerprint)
+    key = _key(spec, fingerprint)
+    pool_entry = cache.Entry(folder / f"pool-{spec['pool_size'] or 'all'}.npz",
+                             {**key, "file": "pool", "pool_size": spec["pool_size"]})
+    store_entry = cache.Entry(folder / "words.npz", {**key, "file": "words"})
 
-    cached_pool = _read_npz(pool_file)
-    pool, pool_vectors = cached_pool if cached_pool is not None else (model.pool_words(), None)
-    in_pool = set(pool)
-    extras = sorted({w for w in words if w not in in_pool})
-    store = _read_store(store_file)
+    cached_pool = _read_vectors(pool_entry, limit=spec["pool_size"])
+    pool, pool_vectors = cached_pool if cached_pool is not None else (None, None)
+    store = _read_store(store_entry, width=None if pool_vectors is None else pool_vectors.shape[1])
+    if pool is None or set(words) - set(pool) - set(store):
+        pool, pool_vectors, store = _checked_by_model(model, pool_entry, pool, pool_vectors, store_entry, store)
+    extras = sorted(set(words) - set(pool))
     missing = [w for w in extras if w not in store]
 
     # The pool and the extra words run separately, so the pool's vectors never
     # depend on which claim words happened to share its last batch.
-    total = (len(pool) if pool_vectors is None else 0) + len(missing)
-    if pool_vectors is None:
+    pool_hit = pool_vectors is not None
+    total = (0 if pool_hit else len(pool)) + len(missing)
+    if not pool_hit:
         pool_vectors = model.vectors(pool, _shifted(progress, 0, total))
         _write_meta(folder, spec)
-        _write_vectors(pool_file, pool, pool_vectors)
+        _write_vectors(pool_entry, pool, pool_vectors)
     if missing:
         store.update(zip(missing, model.vectors(missing, _shifted(progress, total - len(missing), total))))
+    if missing or store_entry.problem is not None:  # a store that did not verify is replaced, even by none
         _write_meta(folder, spec)
-        _write_vectors(store_file, list(store), np.array(list(store.values()), dtype=np.float32))
+        _write_vectors(store_entry, list(store),
+                       np.array(list(store.values()), dtype=np.float32).reshape(len(store), pool_vectors.shape[1]))
 
     matrix = np.vstack([pool_vectors] + [store[w][None] for w in extras])
     whole = np.zeros(len(pool) + len(extras), dtype=bool)
     whole[: len(pool)] = True
-    pool_hit = cached_pool is not None
     details = {
         "model": spec["model"], "revision": spec["revision"], "layer": spec["layer"],
         "templates": list(spec["templates"]), "pool_size": len(pool), "extra_words": len(extras),
@@ -102,6 +112,8 @@ class _Model:
         self.spec = spec
         self._tokenizer = None
         self._encoder = None
+        self._pool_words: list[str] | None = None
+        self._width: int | None = None
 
     @property
     def tokenizer(self):
@@ -115,11 +127,20 @@ class _Model:
     def pool_words(self) -> list[str]:
         from . import huggingface as hf
 
-        words = hf.pool_words(self.tokenizer, self.spec["pool_size"])
-        if not words:
-            raise PermtestError(f"{self.where.name}: the tokenizer of {self.where.model!r} has no whole-word "
-                                "entries to make a pool of words from")
-        return words
+        if self._pool_words is None:
+            words = hf.pool_words(self.tokenizer, self.spec["pool_size"])
+            if not words:
+                raise PermtestError(f"{self.where.name}: the tokenizer of {self.where.model!r} has no whole-word "
+                                    "entries to make a pool of words from")
+            self._pool_words = words
+        return list(self._pool_words)
+
+    def width(self) -> int:
+        """How wide the model's vectors are at the layer: one pool word is run
+        through the templates to see (the config's hidden size is not always it)."""
+        if self._width is None:
+            self._width = int(self.vectors(self.pool_words()[:1], None).shape[1])
+        return self._width
 
     def vectors(self, words: list[str], progress) -> np.ndarray:
         from . import huggingface as hf
@@ -136,65 +157,90 @@ def _shifted(progress, done_before: int, total: int):
     return lambda done, _: progress(done_before + done, total)
 
 
+def _key(spec: dict, model_fingerprint: str) -> dict:
+    """What the vectors depend on."""
+    return {"format": CACHE_FORMAT, "model": spec["model"], "fingerprint": model_fingerprint,
+            "revision": spec["revision"], "layer": spec["layer"], "templates": list(spec["templates"])}
+
+
 def _folder_key(spec: dict, model_fingerprint: str) -> str:
-    """What the vectors depend on, hashed: the folder name of one cache entry."""
-    key = {"format": CACHE_FORMAT, "model": spec["model"], "fingerprint": model_fingerprint,
-           "revision": spec["revision"], "layer": spec["layer"], "templates": list(spec["templates"])}
-    return _digest(json.dumps(key, sort_keys=True))
-
-
-def _digest(text: str) -> str:
+    """The folder name of one model, layer and templates: their key, hashed."""
+    text = json.dumps(_key(spec, model_fingerprint), sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def _read_store(path: Path) -> dict[str, np.ndarray]:
-    stored = _read_npz(path)
-    return {} if stored is None else dict(zip(stored[0], stored[1]))
+# ---------------------------------------------------------------- cache files
 
 
-def _read_npz(path: Path) -> tuple[list[str], np.ndarray] | None:
+def _read_vectors(entry: cache.Entry, limit: int | None = None, width: int | None = None
+                  ) -> tuple[list[str], np.ndarray] | None:
+    """Words and vectors of a verified cache file, or None (missing, or it did not
+    verify: ``entry.problem`` says why)."""
+    arrays = entry.load(["words", "vectors"], lambda arrays: _check_vectors(arrays, limit, width))
+    return None if arrays is None else (arrays["words"].tolist(), arrays["vectors"])
+
+
+def _read_store(entry: cache.Entry, width: int | None) -> dict[str, np.ndarray]:
+    """The extra words' vectors by word; ``width``: the cached pool's, when it has one."""
+    stored = _read_vectors(entry, width=width)
+    return {} if stored is None else dict(zip(*stored))
+
+
+def _check_vectors(arrays: dict[str, np.ndarray], limit: int | None, width: int | None) -> None:
+    """Raise cache.Unverified unless the arrays are one finite float32 vector per
+    distinct word, at most ``limit`` words, and as wide as the pool (``width``)."""
+    words, vectors = arrays["words"], arrays["vectors"]
+    if words.dtype.kind != "U" or words.ndim != 1:
+        raise cache.Unverified("its words are not a list of strings")
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] == 0:
+        raise cache.Unverified(f"its vectors are {vectors.dtype} of shape {vectors.shape}, not 2-D float32")
+    if vectors.shape[0] != words.size:
+        raise cache.Unverified(f"it holds {vectors.shape[0]} vectors for {words.size} words")
+    if width is not None and vectors.shape[1] != width:
+        raise cache.Unverified(f"its vectors are {vectors.shape[1]} wide, the pool's {width}")
+    if limit is not None and words.size > limit:
+        raise cache.Unverified(f"it holds {words.size} words, more than pool_size {limit}")
+    if len(set(words.tolist())) != words.size or (words == "").any():
+        raise cache.Unverified("a word is empty or appears twice")
+    if not np.isfinite(vectors).all():
+        raise cache.Unverified("a vector is not finite")
+
+
+def _checked_by_model(model: _Model, pool_entry: cache.Entry, pool: list[str] | None,
+                      pool_vectors: np.ndarray | None, store_entry: cache.Entry, store: dict
+                      ) -> tuple[list[str], np.ndarray | None, dict]:
+    """When the model runs anyway, what it says outranks the files: a cached pool
+    must be its pool words, and cached vectors as wide as its own. Returns the pool
+    words and what of the cache still stands (vectors None: compute the pool)."""
+    if pool is not None:
+        if pool != model.pool_words():
+            pool_entry.reject("its words are not the model's pool words")
+        elif pool_vectors.shape[1] != model.width():
+            pool_entry.reject(f"its vectors are {pool_vectors.shape[1]} wide, the model's {model.width()}")
+        if pool_entry.problem is not None:
+            pool_vectors = None
+    if store and len(next(iter(store.values()))) != model.width():
+        store_entry.reject(f"its vectors are {len(next(iter(store.values())))} wide, the model's {model.width()}")
+        store = {}
+    return model.pool_words(), pool_vectors, store
+
+
+def _write_vectors(entry: cache.Entry, words: list[str], vectors: np.ndarray) -> None:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            words = data["words"].tolist()
-            vectors = np.ascontiguousarray(data["vectors"], dtype=np.float32)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if vectors.ndim != 2 or vectors.shape[0] != len(words) or not np.isfinite(vectors).all():
-        return None
-    return words, vectors
-
-
-def _write_vectors(path: Path, words: list[str], vectors: np.ndarray) -> None:
-    with _atomic(path) as handle:
-        np.savez(handle, words=np.array(words, dtype=str), vectors=np.asarray(vectors, dtype=np.float32))
+        entry.save({"words": np.array(words, dtype=str), "vectors": np.asarray(vectors, dtype=np.float32)})
+    except OSError as exc:
+        raise _unwritable(entry.path, exc) from None
 
 
 def _write_meta(folder: Path, spec: dict) -> None:
-    """A note for people browsing the cache: which model and layer the folder holds."""
+    """A note for people browsing the cache: which model and layer the folder holds
+    (never read back: each file records its own key)."""
     meta = {key: spec[key] for key in ("model", "revision", "layer", "templates")}
-    with _atomic(folder / "meta.json") as handle:
-        handle.write(json.dumps(meta, indent=2).encode("utf-8"))
-
-
-@contextmanager
-def _atomic(path: Path):
-    """Write to a temporary file in the same folder, then ``os.replace`` it over the
-    target: a reader sees the old file or the new one, never half of one."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with atomic_file(folder / "meta.json") as handle:
+            handle.write(json.dumps(meta, indent=2).encode("utf-8"))
     except OSError as exc:
-        raise _unwritable(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        os.replace(temp, path)
-    except BaseException as exc:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise _unwritable(path, exc) from None
-        raise
+        raise _unwritable(folder / "meta.json", exc) from None
 
 
 def _unwritable(path: Path, exc: OSError) -> PermtestError:

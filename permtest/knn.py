@@ -2,22 +2,38 @@
 
 The ``neighbors`` statistic asks, for each word, which ``k`` vocabulary entries are
 closest. Under the ``tokens`` null the words change from one permutation to the next,
-so the neighbour lists of the whole pool are computed once (in chunks, then cached
-on disk) and a permutation becomes a table lookup.
+so the neighbour lists of the whole pool are computed once (in chunks) and a
+permutation becomes a table lookup.
+
+The table is cached under ``$PERMTEST_CACHE/knn/`` as one :class:`permtest.cache.Entry`
+per matrix (its sha256 and preprocessing), pool (its rows' sha256), k and tie
+rule. A cached table is used only when it verifies: its key and checksum, then
+int64 of shape ``(pool rows, k)``, every neighbour a row of the matrix, no row
+listing itself or a neighbour twice, and the lists of four pool rows (first, last,
+two between) recomputed exactly equal, a check that costs one ``4 x V`` product
+once per process and table. Anything else is recomputed, replaced, and named in a
+warning. A cache that cannot be written (read-only folder, full disk) only costs
+time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
+import json
 
 import numpy as np
+
+from . import cache
 
 # Query rows per matrix product: at most _CHUNK, and at most _CHUNK_VALUES similarities,
 # so a chunk's similarities and argpartition's indices stay near 200 MiB for any V.
 _CHUNK, _CHUNK_VALUES = 512, 1 << 24
 _RULE = "ties: lowest rows"  # part of the cache key: lists cached under another rule are not reused
+FORMAT = 2  # of the cached table (1: a bare .npy trusted by its shape; its files are no longer read)
+_SPOT_CHECKS = 4  # pool rows whose cached lists are recomputed when a table is loaded
+# (cache file name, checksum) of tables whose spot checks passed in this process: a
+# config with many claims on one table pays for the check once.
+_recomputed_equal: set[tuple[str, str]] = set()
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -34,7 +50,7 @@ def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) 
     the k-th place keeps the lowest rows.
     """
     out = np.empty((queries.shape[0], k), dtype=np.int64)
-    chunk = max(1, min(_CHUNK, _CHUNK_VALUES // unit.shape[0]))
+    chunk = _chunk_rows(unit.shape[0])
     for start in range(0, queries.shape[0], chunk):
         block = queries[start:start + chunk]
         sims = block @ unit.T
@@ -47,6 +63,10 @@ def nearest(unit: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray) 
         order = np.lexsort((top, -top_sims), axis=1)
         out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
     return out
+
+
+def _chunk_rows(vocabulary: int) -> int:
+    return max(1, min(_CHUNK, _CHUNK_VALUES // vocabulary))
 
 
 def _lowest_rows_at_ties(sims: np.ndarray, top: np.ndarray, top_sims: np.ndarray) -> None:
@@ -62,37 +82,79 @@ def _lowest_rows_at_ties(sims: np.ndarray, top: np.ndarray, top_sims: np.ndarray
         top_sims[q] = sims[q][top[q]]
 
 
-def cache_dir() -> Path:
-    """The cache root shared with contextual sources (``~`` expanded, as a shell
-    would not in a CI's environment settings)."""
-    from .contextual import cache_root
-
-    return cache_root()
-
-
 def pool_neighbors(unit: np.ndarray, rows: np.ndarray, k: int, matrix_id: str) -> np.ndarray:
-    """Neighbour lists of the given vocabulary rows, cached on disk under a key of
-    the matrix, the rows and k."""
-    digest = hashlib.sha256()
-    digest.update(_RULE.encode())
-    digest.update(matrix_id.encode())
-    digest.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
-    digest.update(str(k).encode())
-    path = cache_dir() / "knn" / f"{digest.hexdigest()[:32]}.npy"
-    if path.exists():
-        try:
-            cached = np.load(path)
-            if cached.shape == (rows.size, k):
-                return cached
-        except (OSError, ValueError):
-            pass  # a damaged cache file is recomputed
+    """Neighbour lists of the given vocabulary rows (``(rows.size, k)`` int64),
+    cached on disk as a verified entry keyed by the matrix, the rows, k and the tie
+    rule. A cached table is used only if it verifies (see :mod:`permtest.cache`),
+    passes :func:`_check_table` and its spot checks; otherwise it is recomputed
+    and replaced."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    key = {"format": FORMAT, "table": "knn", "matrix": matrix_id, "ties": _RULE, "k": int(k),
+           "pool_rows": int(rows.size), "pool_sha256": hashlib.sha256(rows.tobytes()).hexdigest()}
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    entry = cache.Entry(cache.cache_root() / "knn" / f"{name}.npz", key)
+    cached = _load(entry, unit, rows, k)
+    if cached is not None:
+        return cached
     result = nearest(unit, unit[rows], k, rows)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, result)
-        os.replace(tmp, path)
+        entry.save({"neighbors": result})
     except OSError:
-        pass  # an unwritable cache only costs time
+        pass  # an unwritable cache (read-only folder, full disk) only costs time
     return result
+
+
+def _load(entry: cache.Entry, unit: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray | None:
+    """The cached table if it verifies, recomputed rows included; else None."""
+    cached = entry.load(["neighbors"], lambda arrays: _check_table(arrays["neighbors"], unit, rows, k))
+    if cached is None:
+        return None
+    table, checked = cached["neighbors"], (entry.path.name, entry.sha256)
+    if checked not in _recomputed_equal:
+        differing = _differing(unit, rows, k, table, _spot_positions(rows.size))
+        if differing:
+            entry.reject(f"the neighbours of pool row {differing[0]} differ from a recomputation")
+            return None
+        _recomputed_equal.add(checked)
+    return table
+
+
+def _check_table(table: np.ndarray, unit: np.ndarray, rows: np.ndarray, k: int) -> None:
+    """Raise cache.Unverified unless ``table`` could be the neighbour lists of
+    ``rows``: its type and shape, every entry a row of ``unit``, no row listing
+    itself or a neighbour twice."""
+    if table.dtype != np.int64 or table.shape != (rows.size, k):
+        raise cache.Unverified(f"a table of {table.dtype} {table.shape}, expected int64 {(rows.size, k)}")
+    if table.size and (table.min() < 0 or table.max() >= unit.shape[0]):
+        raise cache.Unverified(f"a neighbour outside rows 0..{unit.shape[0] - 1}")
+    if (table == rows[:, None]).any():
+        raise cache.Unverified("a row lists itself as its neighbour")
+    ordered = np.sort(table, axis=1)
+    if (ordered[:, 1:] == ordered[:, :-1]).any():
+        raise cache.Unverified("a row lists a neighbour twice")
+
+
+def _spot_positions(count: int) -> np.ndarray:
+    """The pool positions recomputed on load: first, last and evenly between."""
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, count - 1, _SPOT_CHECKS).round().astype(np.int64))
+
+
+def _differing(unit: np.ndarray, rows: np.ndarray, k: int, table: np.ndarray, picked: np.ndarray) -> list[int]:
+    """Positions among ``picked`` whose cached list is not what :func:`nearest`
+    computes. The rows are first recomputed together; a BLAS may round a product of
+    a few rows differently from the chunk the table was computed in, so a row that
+    differs is recomputed again in that very chunk, which repeats the original
+    arithmetic exactly, before it counts."""
+    if picked.size == 0:
+        return []
+    found = nearest(unit, unit[rows[picked]], k, rows[picked])
+    differing = []
+    chunk = _chunk_rows(unit.shape[0])
+    for position in picked[(found != table[picked]).any(axis=1)].tolist():
+        start = position // chunk * chunk
+        block = rows[start:start + chunk]
+        if not np.array_equal(nearest(unit, unit[block], k, block)[position - start], table[position]):
+            differing.append(position)
+    return differing

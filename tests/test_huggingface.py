@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import permtest
-from permtest import contextual, huggingface, sources
-from permtest.errors import PermtestError
+from permtest import huggingface, sources
+from permtest.cache import cache_root
+from permtest.errors import PermtestError, PermtestWarning
 from permtest.pools import make_pool
 from permtest.sources import load_source, minilm_folder
 from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert, tiny_gpt2
@@ -301,7 +302,11 @@ def test_cache_grows_with_new_words_and_survives_damage(bert_folder, monkeypatch
     for damaged in folder.glob("*.npz"):
         damaged.write_bytes(damaged.read_bytes()[:50])  # a write cut short by a crash elsewhere
     forget_loaded(monkeypatch)
-    again = load_source(spec, words=["tarantula"])
+    with pytest.warns(PermtestWarning) as warned:
+        again = load_source(spec, words=["tarantula"])
+    named = [str(w.message) for w in warned]
+    assert len(named) == 2 and any("pool-all.npz did not verify" in m for m in named) \
+        and any("words.npz did not verify" in m for m in named)
     assert again.details["cache"] == "miss"
     np.testing.assert_allclose(again.matrix, first.matrix, rtol=1e-6, atol=1e-7)
 
@@ -319,7 +324,7 @@ def test_cache_is_keyed_by_layer_and_templates(bert_folder, cache):
 def test_cache_defaults_to_the_home_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("PERMTEST_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert contextual.cache_root() == tmp_path / ".cache" / "permtest"
+    assert cache_root() == tmp_path / ".cache" / "permtest"
 
 
 def test_contextual_words_are_part_of_the_in_process_key(bert_folder):

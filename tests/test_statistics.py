@@ -153,8 +153,8 @@ def test_nearest_breaks_ties_at_the_kth_place_by_lowest_row():
 
 
 def test_neighbour_cache_expands_a_home_folder(monkeypatch, tmp_path):
-    from permtest import knn
+    from permtest.cache import cache_root
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PERMTEST_CACHE", "~/cache")
-    assert knn.cache_dir() == tmp_path / "cache"
+    assert cache_root() == tmp_path / "cache"
