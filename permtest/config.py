@@ -8,6 +8,8 @@ override the file (flag > YAML > default).
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from . import corrections, measures, preprocess as _preprocess
+from . import corrections, measures, preprocess as _preprocess, yamlfile
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
-from .errors import PermtestError, did_you_mean
+from .errors import PermtestError, did_you_mean, printable, shown
+from .files import read_bytes
 from .inference import ALTERNATIVES
 from .nulls import NULLS
 from .pools import MATCHES, POOLS
@@ -118,67 +121,46 @@ def _bounded_int(name: str, value, low: int, high: int) -> int:
     return int(value)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe loader that also rejects duplicate mapping keys (PyYAML keeps the last
-    silently, which would drop a group or a claim setting without a word)."""
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_KINDS = {"list": "a list", "dict": "a mapping", "set": "a set"}
-
-
-def _construct_mapping(loader, node, deep=False):
-    # Merge keys ('<<: *base') are flattened first: the merged pairs go in front of
-    # the mapping's own, and YAML lets its own keys override them. Only the keys
-    # written in this mapping may not repeat.
-    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-    loader.flatten_mapping(node)
-    merged = len(node.value) - own
-    seen = {}
-    for index, (key_node, _) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            kind = _KINDS.get(type(key).__name__, f"a {type(key).__name__}")
-            raise yaml.constructor.ConstructorError(
-                None, None, f"a mapping key must be a single value such as a string; got {kind}",
-                key_node.start_mark) from None
-        if index < merged:
-            continue
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# A config is text from anyone: permtest reads at most this much of it. 100,000
+# small claims take about 9 MB; the limit leaves room and bounds memory.
+MAX_CONFIG_BYTES = 32 * 2**20
 
 
 def read_yaml(path: Path) -> tuple[object, str]:
-    """Parse a file with the safe loader; errors name the file and line."""
+    """Parse a file with the bounded safe loader (:mod:`permtest.yamlfile`); every
+    problem is one line naming the file (and the line, where the text has one)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        os.stat(path)
     except FileNotFoundError:
         raise PermtestError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PermtestError(f"{path}: cannot read ({exc})") from None
+    except (OSError, ValueError):
+        pass  # read_bytes words it
+    data = read_bytes(path, MAX_CONFIG_BYTES, shown=path)
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader), text
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PermtestError(f"{path}: line {line}: not UTF-8 text ({exc})") from None
+    # As Path.read_text reads it (universal newlines): the config's sha256 in the
+    # provenance is of this text.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        return yamlfile.load(text), text
+    except yamlfile.Refused as exc:
+        raise PermtestError(f"{path}: line {exc.problem_mark.line + 1}: {exc.problem}") from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}: " if mark else ""
         problem = exc.problem or str(exc)
         if "constructor for the tag" in problem:
             tag = problem.split("tag", 1)[1].strip().strip("'")
-            problem = f"YAML tag {tag!r} is not allowed (permtest reads plain YAML only)"
-        raise PermtestError(f"{path}: {where}{problem}") from None
+            problem = f"YAML tag {shown(tag)} is not allowed (permtest reads plain YAML only)"
+        raise PermtestError(f"{path}: {where}{printable(problem)}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PermtestError(f"{path}: {where}invalid YAML ({problem})") from None
+        raise PermtestError(f"{path}: {where}invalid YAML ({printable(problem)})") from None
 
 
 def load(path) -> Config:
@@ -200,14 +182,21 @@ class _Problems:
     def add(self, message: str, claim: str | None = None, key: str | None = None) -> None:
         where = [str(self.path)]
         if claim is not None:
-            where.append(f"claim '{claim}'")
+            where.append(f"claim '{_label(claim)}'")
         if key is not None:
-            where.append(f"key '{key}'")
+            where.append(f"key '{_label(key)}'")
         self.lines.append(": ".join(where) + f": {message}")
 
     def raise_if_any(self) -> None:
         if self.lines:
             raise PermtestError("\n".join(self.lines))
+
+
+def _label(text: str, limit: int = 120) -> str:
+    """A claim name or key as a message names it: escaped (an unknown key can hold
+    terminal escape sequences) and bounded (whole for any valid name: NAME_BYTES)."""
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _unknown(problems: _Problems, data: Mapping, allowed, claim: str | None = None) -> None:
@@ -226,14 +215,19 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
     if "version" not in data:
         problems.add(f"missing; add 'version: {VERSION}'", key="version")
     elif version != VERSION or isinstance(version, bool):
-        problems.add(f"unsupported version {version!r}; this permtest reads version {VERSION}", key="version")
+        problems.add(f"unsupported version {shown(version)}; this permtest reads version {VERSION}", key="version")
     settings = {key: data.get(key, default) for key, default in DEFAULTS.items()}
+    settings["alpha"] = _number(settings["alpha"])
+    early_stop = settings["early_stop"]
+    if isinstance(early_stop, Mapping) and "epsilon" in early_stop:
+        settings["early_stop"] = {**early_stop, "epsilon": _number(early_stop["epsilon"])}
     _check_settings(settings, problems, None)
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
-        problems.add(f"must be a plain file-name-safe string; got {name!r}", key="name")
+        problems.add(f"must be a plain file-name-safe string; got {shown(name)}", key="name")
     elif _control_characters(name):
-        problems.add(f"must be a plain file-name-safe string without control characters; got {name!r}", key="name")
+        problems.add(f"must be a plain file-name-safe string without control characters; got {shown(name)}",
+                     key="name")
     elif _name_bytes(name) > NAME_BYTES:
         problems.add(f"must be a plain file-name-safe string of at most {NAME_BYTES} bytes (UTF-8), so that report "
                      f"and plot file names fit; got {_name_bytes(name)} bytes"
@@ -272,12 +266,26 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
 
 def _control_characters(name: str) -> bool:
     """Control characters, line breaks and lone surrogates: no file system or report
-    line can hold them."""
-    return any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in name)
+    line can hold them. Format characters too (Unicode category Cf: the bidirectional
+    controls such as U+202E, zero-width joiners): they make a name read differently
+    from what it is, in a terminal, a CSV cell or a file listing."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name)
 
 
 def _name_bytes(name: str) -> int:
     return len(name.encode("utf-8", "surrogatepass"))
+
+
+# PyYAML reads YAML 1.1, where a float needs a dot and a signed exponent (1.0e-3):
+# 'alpha: 1e-3' arrives as the string '1e-3'. For the settings that can only be
+# numbers it is read as the number the user wrote; words (a group's '1e5') stay text.
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _number(value):
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return float(value)
+    return value
 
 
 def _epsilon(early_stop) -> bool | float:
@@ -294,7 +302,7 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
         if key in settings and settings[key] not in allowed:
             given = settings[key]
             hint = did_you_mean(given, allowed) if isinstance(given, str) else ""
-            problems.add(f"must be one of {', '.join(allowed)}; got {given!r}{hint}", claim, key)
+            problems.add(f"must be one of {', '.join(allowed)}; got {shown(given)}{hint}", claim, key)
 
     choice("preprocess", _preprocess.PREPROCESS)
     choice("subwords", SUBWORDS)
@@ -308,7 +316,7 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "alpha" in settings:
         alpha = settings["alpha"]
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-            problems.add(f"must be a number strictly between 0 and 1; got {alpha!r}", claim, "alpha")
+            problems.add(f"must be a number strictly between 0 and 1; got {shown(alpha)}", claim, "alpha")
     if "correction" in settings:
         try:
             corrections.canonical(settings["correction"])
@@ -317,11 +325,12 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "nulls" in settings:
         nulls = settings["nulls"]
         if not isinstance(nulls, list) or not nulls or not all(isinstance(n, str) for n in nulls):
-            problems.add(f"must be a non-empty list of null names ({', '.join(NULLS)}); got {nulls!r}", claim, "nulls")
+            problems.add(f"must be a non-empty list of null names ({', '.join(NULLS)}); got {shown(nulls)}", claim,
+                         "nulls")
         else:
             for n in nulls:
                 if n not in NULLS:
-                    problems.add(f"unknown null {n!r}{did_you_mean(n, NULLS)}; valid: {', '.join(NULLS)}",
+                    problems.add(f"unknown null {shown(n)}{did_you_mean(n, NULLS)}; valid: {', '.join(NULLS)}",
                                  claim, "nulls")
             if len(set(nulls)) != len(nulls):
                 problems.add(f"lists a null twice: {nulls}", claim, "nulls")
@@ -329,9 +338,9 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
         pool = settings["pool"]
         if isinstance(pool, str):
             if pool not in POOLS:
-                problems.add(f"must be one of {', '.join(POOLS)} or a list of words; got {pool!r}", claim, "pool")
+                problems.add(f"must be one of {', '.join(POOLS)} or a list of words; got {shown(pool)}", claim, "pool")
         elif not isinstance(pool, list) or len(pool) < 2 or not all(isinstance(w, str) for w in pool):
-            problems.add(f"must be one of {', '.join(POOLS)} or a list of 2+ words; got {pool!r}", claim, "pool")
+            problems.add(f"must be one of {', '.join(POOLS)} or a list of 2+ words; got {shown(pool)}", claim, "pool")
     if "tail" in settings:
         choice("tail", ("none", "gpd"))
     if "early_stop" in settings:
@@ -339,7 +348,7 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if settings.get("pool_size") is not None:
         size = settings["pool_size"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-            problems.add(f"must be an integer >= 2; got {size!r}", claim, "pool_size")
+            problems.add(f"must be an integer >= 2; got {shown(size)}", claim, "pool_size")
 
 
 def _check_early_stop(value, problems: _Problems, claim) -> None:
@@ -350,7 +359,8 @@ def _check_early_stop(value, problems: _Problems, claim) -> None:
         epsilon = value.get("epsilon", 1e-3)
         if not isinstance(epsilon, bool) and isinstance(epsilon, (int, float)) and 0 < epsilon < 0.5:
             return
-    problems.add(f"must be true, false or {{epsilon: 0.001}} (0 < epsilon < 0.5); got {value!r}", claim, "early_stop")
+    problems.add(f"must be true, false or {{epsilon: 0.001}} (0 < epsilon < 0.5); got {shown(value)}", claim,
+                 "early_stop")
 
 
 def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]) -> Claim | None:
@@ -365,7 +375,7 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         return None
     if _control_characters(name):
         # Not shown as the claim's name: a newline in it would break the one-line message.
-        problems.add(f"claim {label} name must not contain control characters; got {name!r}", key="claims")
+        problems.add(f"claim {label} name must not contain control characters; got {shown(name)}", key="claims")
         return None
     if _name_bytes(name) > NAME_BYTES:
         problems.add(f"must be at most {NAME_BYTES} bytes (UTF-8), so that plot file names fit; "
@@ -384,7 +394,7 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         problems.add(f"missing; one of {', '.join(measures.STATISTICS)}", name, "statistic")
     elif statistic not in measures.STATISTICS:
         hint = did_you_mean(statistic, measures.STATISTICS) if isinstance(statistic, str) else ""
-        problems.add(f"unknown statistic {statistic!r}{hint}; valid: {', '.join(measures.STATISTICS)}",
+        problems.add(f"unknown statistic {shown(statistic)}{hint}; valid: {', '.join(measures.STATISTICS)}",
                      name, "statistic")
 
     groups = item.get("groups")
@@ -431,7 +441,11 @@ def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:
     for group, words in groups.items():
         key = f"groups.{group}"
         if not isinstance(group, str) or not group:
-            problems.add(f"group names must be non-empty strings; got {group!r}", claim, "groups")
+            problems.add(f"group names must be non-empty strings; got {shown(group)}", claim, "groups")
+            continue
+        if _control_characters(group):
+            # Not named in the key: the name is what is wrong with it.
+            problems.add(f"group names must not contain control characters; got {shown(group)}", claim, "groups")
             continue
         if not isinstance(words, list):
             problems.add(f"must be a list of words; got {type(words).__name__}", claim, key)
@@ -441,10 +455,10 @@ def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:
             continue
         for word in words:
             if not isinstance(word, str) or not word:
-                problems.add(f"words must be non-empty strings; got {word!r}", claim, key)
+                problems.add(f"words must be non-empty strings; got {shown(word)}", claim, key)
             elif word in owner:
-                where = "this group" if owner[word] == group else f"group '{owner[word]}'"
-                problems.add(f"'{word}' appears twice (also in {where})", claim, key)
+                where = "this group" if owner[word] == group else f"group '{_label(owner[word])}'"
+                problems.add(f"{shown(word)} appears twice (also in {where})", claim, key)
             else:
                 owner[word] = group
     return dict(groups)
@@ -455,21 +469,21 @@ def _check_expect(expect, nulls: list[str], problems: _Problems, claim: str) -> 
         return {}
     if isinstance(expect, str):
         if expect not in EXPECTATIONS:
-            problems.add(f"must be {' or '.join(EXPECTATIONS)} (or a mapping null -> that); got {expect!r}"
+            problems.add(f"must be {' or '.join(EXPECTATIONS)} (or a mapping null -> that); got {shown(expect)}"
                          f"{did_you_mean(expect, EXPECTATIONS)}", claim, "expect")
             return {}
         return {null: expect for null in nulls}
     if not isinstance(expect, Mapping) or not expect:
-        problems.add(f"must be {' or '.join(EXPECTATIONS)} or a mapping null -> expectation; got {expect!r}",
+        problems.add(f"must be {' or '.join(EXPECTATIONS)} or a mapping null -> expectation; got {shown(expect)}",
                      claim, "expect")
         return {}
     out = {}
     for null, value in expect.items():
         if null not in nulls:
-            problems.add(f"names null {null!r}, which this claim does not run (nulls: {', '.join(nulls)})",
+            problems.add(f"names null {shown(null)}, which this claim does not run (nulls: {', '.join(nulls)})",
                          claim, "expect")
         elif value not in EXPECTATIONS:
-            problems.add(f"for null '{null}' must be {' or '.join(EXPECTATIONS)}; got {value!r}", claim, "expect")
+            problems.add(f"for null '{null}' must be {' or '.join(EXPECTATIONS)}; got {shown(value)}", claim, "expect")
         else:
             out[null] = value
     return out
@@ -482,8 +496,19 @@ def _resolve_source_paths(source, folder: Path, problems: _Problems):
     resolved = dict(source)
     for key in ("path", "vocab"):
         if isinstance(resolved.get(key), str) and not Path(resolved[key]).is_absolute():
-            resolved[key] = str((folder / resolved[key]).resolve())
+            resolved[key] = _absolute_file(folder / resolved[key])
     model = resolved.get("model")
     if isinstance(model, str) and not Path(model).is_absolute() and (folder / model).exists():
         resolved["model"] = str((folder / model).resolve())
     return resolved
+
+
+def _absolute_file(path: Path) -> str:
+    """``path`` made absolute, its folders resolved but not its own name: a reader
+    follows a symlinked file to read it, yet the format and the source's name come
+    from the name the user gave (a Hugging Face cache links ``snapshots/x/emb.npy``
+    to ``blobs/<sha>``). A folder symlink loop is left for the reader to report."""
+    try:
+        return str(path.parent.resolve() / path.name) if path.name not in ("", ".", "..") else str(path.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return os.path.abspath(path)

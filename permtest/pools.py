@@ -15,12 +15,13 @@ frequency falls off as a power of rank; the top band is widened to at least
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embeddings import Embeddings
-from .errors import PermtestError, one_of
+from .errors import PermtestError, one_of, shown
 from .wordgroups import WordGroups
 
 POOLS = ("words", "all")
@@ -77,12 +78,37 @@ def is_whole_word(token: str) -> bool:
     return len(token) >= 2 and token.isalpha()
 
 
+# Pools of the named kinds, per source and settings: a config of 100,000 claims
+# shares one pool, and 'pool: words' reads the whole vocabulary to build it.
+# Keyed weakly on the source, so a pool goes when its source does.
+_named_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", where: str = "") -> Pool:
+    """The pool a ``tokens`` null draws from. Named pools (``words``, ``all``) are
+    built once per source and settings and shared (their arrays are read-only); a
+    list of words is built each time, at the cost of its length."""
     if match not in MATCHES:
         raise PermtestError(f"{where}{one_of('match', match, MATCHES)}")
     if isinstance(pool, str):
         if pool not in POOLS:
             raise PermtestError(f"{where}{one_of('pool', pool, POOLS + ('a list of words',))}")
+        cache = _named_pools.setdefault(emb, {})
+        key = (pool, pool_size, match)
+        if key not in cache:
+            cache[key] = _read_only(_make_pool(emb, pool, pool_size, match, where))
+        return cache[key]
+    return _make_pool(emb, pool, pool_size, match, where)
+
+
+def _read_only(pool: Pool) -> Pool:
+    for array in (pool.order, pool.band_starts, pool.band_sizes, pool.band_edges):
+        array.flags.writeable = False
+    return pool
+
+
+def _make_pool(emb: Embeddings, pool, pool_size, match, where: str) -> Pool:
+    if isinstance(pool, str):
         if pool == "all":
             keep = np.ones(len(emb.vocab), dtype=bool)
         elif emb.whole_words is not None:
@@ -95,7 +121,7 @@ def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", where
         found = {w: emb.row_of(w) for w in pool}
         missing = [w for w, row in found.items() if row is None]
         if missing:
-            raise PermtestError(f"{where}pool words not in the vocabulary of {emb.name}: {missing[:5]}")
+            raise PermtestError(f"{where}pool words not in the vocabulary of {emb.name}: {shown(missing)}")
         rows = np.unique(np.array(list(found.values()), dtype=np.int64))
         description = f"a {rows.size}-word pool"
     if emb.ranks is not None:

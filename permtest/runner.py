@@ -110,10 +110,13 @@ def validate(config: Config, device: str | None = None) -> tuple[object, int]:
         problems.append(f"{config.path}: key 'preprocess': {exc}")
     tests = 0
     for claim in config.claims:
+        resolved = None  # the claim's words are looked up once, not once per null
         for null in claim.nulls:
             try:
-                validate_claim(emb, claim.groups, null=null, alpha=config.alpha, device=device,
-                               **_claim_options(config, claim))
+                word_groups, measure, _ = validate_claim(emb, claim.groups, null=null, alpha=config.alpha,
+                                                         device=device, resolved=resolved,
+                                                         **_claim_options(config, claim))
+                resolved = (word_groups, measure)
                 tests += 1
             except PermtestError as exc:
                 problems.append(str(exc))

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embeddings import Embeddings
-from .errors import PermtestError, one_of
+from .errors import PermtestError, one_of, printable, shown
 
 SUBWORDS = ("error", "mean", "first")
+# Missing words a message lists (with close matches, each a search of the
+# vocabulary): the line stays readable and quick to make however many are missing.
+MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ class WordGroups:
         return self.names.index(name)
 
 
+def _quoted(name) -> str:
+    """A group name as messages quote it: escaped and bounded."""
+    text = printable(str(name))
+    return f"'{text}'" if len(text) <= 80 else f"'{text[:77]}...'"
+
+
 def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -> WordGroups:
     """Look every word up; raise one error listing every problem of a group.
 
@@ -88,7 +97,7 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
     names, words, labels, pieces = [], [], [], []
     seen: dict[str, str] = {}
     for label, (name, members) in enumerate(groups.items()):
-        at = f"{where}group '{name}': "
+        at = f"{where}group {_quoted(name)}: "
         if isinstance(members, str) or not isinstance(members, Sequence):
             raise PermtestError(f"{at}must be a list of words; got {type(members).__name__}")
         if not members:
@@ -96,10 +105,10 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         missing: list[tuple[str, list[str] | None]] = []
         for word in members:
             if not isinstance(word, str) or not word:
-                raise PermtestError(f"{at}words must be non-empty strings; got {word!r}")
+                raise PermtestError(f"{at}words must be non-empty strings; got {shown(word)}")
             if word in seen:
-                other = "this group" if seen[word] == name else f"group '{seen[word]}'"
-                raise PermtestError(f"{at}'{word}' appears twice (also in {other})")
+                other = "this group" if seen[word] == name else f"group {_quoted(seen[word])}"
+                raise PermtestError(f"{at}{shown(word)} appears twice (also in {other})")
             seen[word] = name
             found = _rows_of(emb, word, subwords)
             if found is None or isinstance(found, list):
@@ -123,16 +132,21 @@ def _no_identical_vectors(emb: Embeddings, words: list[str], groups: list[str], 
     'unhappy' and 'unkind' the row 'un'), or different rows a source cannot tell
     apart: a contextual source gives every word its tokenizer does not know the
     same [UNK] vector, and an uncased model gives 'Apple' and 'apple' the same one."""
+    # Each word's vector in float64 (a word of one row: that row, exactly; of several:
+    # their mean), compared by its bytes. One gather for the whole claim.
+    vectors = emb.matrix[[rows[0] for rows in pieces]].astype(np.float64)
+    for i, rows in enumerate(pieces):
+        if len(rows) > 1:
+            vectors[i] = emb.matrix[list(rows)].astype(np.float64).mean(axis=0)
     first: dict[bytes, int] = {}
     for i, rows in enumerate(pieces):
-        key = emb.matrix[list(rows)].astype(np.float64).mean(axis=0).tobytes()
-        j = first.setdefault(key, i)
+        j = first.setdefault(vectors[i].tobytes(), i)
         if j == i:
             continue
-        at = f"{where}group '{groups[i]}': '{words[i]}' and '{words[j]}'"
-        at += "" if groups[j] == groups[i] else f" (group '{groups[j]}')"
+        at = f"{where}group {_quoted(groups[i])}: {shown(words[i])} and {shown(words[j])}"
+        at += "" if groups[j] == groups[i] else f" (group {_quoted(groups[j])})"
         if rows == pieces[j]:
-            listed = " and ".join(repr(emb.vocab[r]) for r in rows)
+            listed = " and ".join(shown(emb.vocab[r]) for r in rows)
             raise PermtestError(f"{at} are the same vector ({'row' if len(rows) == 1 else 'mean of rows'} {listed}); "
                                 f"keep one")
         raise PermtestError(f"{at} have identical vectors in {emb.name}, so it cannot tell them apart (a word its "
@@ -159,15 +173,20 @@ def missing_message(emb: Embeddings, missing: list[tuple[str, list[str] | None]]
     first (a typo is the likeliest cause), then the pieces a tokenizer would use."""
     def notes(word: str, split: list[str] | None) -> list[str]:
         close = emb.suggestions(word)
-        out = [f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []
+        out = [f"did you mean {' or '.join(shown(c) for c in close)}?"] if close else []
         if split:
-            out.append(f"it splits into {split}")
+            out.append(f"it splits into {shown(split)}")
         return out
 
     pooling = any(split for _, split in missing)
     tail = "; set subwords: mean or first to pool the pieces" if pooling else ""
     if len(missing) == 1:
         word, split = missing[0]
-        return "; ".join([f"'{word}' is not in the vocabulary of {emb.name}"] + notes(word, split)) + tail
-    listed = ", ".join(f"'{w}'" + (f" ({'; '.join(notes(w, p))})" if notes(w, p) else "") for w, p in missing)
-    return f"{len(missing)} words are not in the vocabulary of {emb.name}: {listed}{tail}"
+        return "; ".join([f"{shown(word)} is not in the vocabulary of {emb.name}"] + notes(word, split)) + tail
+    listed = []
+    for word, split in missing[:MAX_LISTED]:
+        said = notes(word, split)
+        listed.append(shown(word) + (f" ({'; '.join(said)})" if said else ""))
+    if len(missing) > MAX_LISTED:
+        listed.append(f"and {len(missing) - MAX_LISTED:,} more")
+    return f"{len(missing)} words are not in the vocabulary of {emb.name}: {', '.join(listed)}{tail}"
