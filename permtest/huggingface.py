@@ -28,13 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import files
 from .embeddings import Embeddings
-from .errors import PermtestError
+from .errors import PermtestError, printable
 from .pools import is_whole_word
 
 BATCH_SENTENCES = 64  # sentences per forward pass: small enough for any CPU, fine on a GPU
@@ -91,8 +94,13 @@ class Location:
 def _cannot_load(where: Location, what: str, exc: Exception) -> PermtestError:
     """One line for the user: why the model is not here, never a network traceback."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = printable(first[:300]) + ("..." if len(first) > 300 else "")
     if isinstance(exc, KeyError):  # its text is only the missing key
         first = f"missing entry {first}"
+    if "ignore_mismatched_sizes" in str(exc):  # its details went to a log permtest silences
+        first = "the weights' shapes do not match what config.json describes"
+    if _refused_by_safe_loader(exc):
+        return _unsafe_weights(where, exc)
     if "trust_remote_code" in str(exc):
         return PermtestError(f"{where.name}: model {where.model!r} needs its own code to load; set "
                              "trust_remote_code: true in the source if you trust it")
@@ -105,38 +113,100 @@ def _cannot_load(where: Location, what: str, exc: Exception) -> PermtestError:
         f"folder or in the Hugging Face cache (permtest never downloads) ({first})")
 
 
-def _load(where: Location, what: str, loader, **extra):
+def _load(where: Location, what: str, auto_class: str, **extra):
+    """``transformers.<auto_class>.from_pretrained`` on the model; its files are
+    checked first, so a refused folder never pays for importing transformers."""
+    _check_model_files(where)
+    loader = getattr(_transformers(), auto_class).from_pretrained
     try:
         return loader(where.path, **where.kwargs(), **extra)
-    except _load_errors() as exc:
+    # The loaders parse files permtest did not write, and a damaged or hostile one
+    # makes them raise nearly anything: OSError, ValueError, KeyError, safetensors'
+    # SafetensorError, pickle's UnpicklingError (torch's safe loader refusing an
+    # object), tokenizers' bare Exception for a tokenizer.json of the wrong shape,
+    # TypeError or AttributeError for a config.json that is a list. Each is about
+    # the model's files, so each is the user's one-line error, not a traceback.
+    except Exception as exc:
         raise _cannot_load(where, what, exc) from None
 
 
-def _load_errors() -> tuple[type[Exception], ...]:
-    """What a missing or damaged model raises. safetensors' own error (a truncated
-    file, or a git-lfs pointer left in place of the weights) is not an OSError."""
-    errors = (OSError, ValueError, KeyError, ImportError, RuntimeError)
+def _check_model_files(where: Location) -> None:
+    """Refuse a model folder holding a FIFO, a device or a symlink loop before a
+    loader opens it: ``open()`` on a FIFO named ``config.json`` waits forever, and
+    ``/dev/zero`` as ``vocab.txt`` never ends. A dangling symlink is left to the
+    loader, which reports the file as missing if it needs it."""
+    if where.is_folder:
+        folder = Path(where.path)
+    else:
+        try:
+            folder = model_folder(where)
+        except PermtestError:  # not in the cache: the loader says so in its words
+            return
     try:
-        from safetensors import SafetensorError
-    except ImportError:
-        return errors
-    return (*errors, SafetensorError)
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return  # the loader reports an unreadable folder
+    for entry in entries:
+        try:
+            if stat.S_ISDIR(os.stat(entry.path).st_mode):
+                continue
+        except FileNotFoundError:
+            continue  # a dangling symlink: the loader reports it as missing if it needs it
+        except OSError:
+            pass  # a symlink loop, say: check_regular names it
+        files.check_regular(entry.path, shown=f"{where.name}: {printable(entry.path)}")
+
+
+def _refused_by_safe_loader(exc: Exception) -> bool:
+    """torch.load(weights_only=True) refused the file: transformers loads every
+    ``pytorch_model.bin`` that way, and the refusal's text advises turning the
+    safety off, which permtest never passes on."""
+    import pickle
+
+    text = str(exc)
+    return isinstance(exc, pickle.UnpicklingError) or "weights_only" in text or "Weights only load failed" in text
+
+
+def _unsafe_weights(where: Location, exc: Exception) -> PermtestError:
+    weights = _pickled_weights(where)
+    found = re.search(r"GLOBAL ([\w.]+) was not an allowed global", str(exc))
+    if found:
+        what = (f"{weights} holds Python objects ({printable(found.group(1)[:80])}) that torch's safe loader "
+                "refuses to unpickle, so nothing in it was run")
+    else:
+        reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(exc))
+        detail = f" ({printable(reason.group(1)[:80])})" if reason else ""
+        what = (f"{weights} is not a checkpoint torch's safe loader can read{detail}, so nothing in it was run")
+    return PermtestError(f"{where.name}: cannot load the model from folder {where.path!r}: {what}; use weights in "
+                         "safetensors format (model.safetensors) instead, converted by a tool you trust")
+
+
+def _pickled_weights(where: Location) -> str:
+    """The pickled weight files of the model (the error does not say which)."""
+    try:
+        names = sorted(os.listdir(model_folder(where)))
+    except (OSError, PermtestError):
+        names = []
+    pickled = [n for n in names if n.endswith((".bin", ".pt", ".pth")) and n != "training_args.bin"]
+    if not pickled:
+        return "its PyTorch weights (.bin)"
+    return printable(pickled[0]) + (f" (and {len(pickled) - 1} more .bin files)" if len(pickled) > 1 else "")
 
 
 def load_tokenizer(where: Location):
-    return _load(where, "tokenizer", _transformers().AutoTokenizer.from_pretrained)
+    return _load(where, "tokenizer", "AutoTokenizer")
 
 
 def load_config(where: Location):
-    return _load(where, "config", _transformers().AutoConfig.from_pretrained)
+    return _load(where, "config", "AutoConfig")
 
 
 def load_network(where: Location):
     """The model's weights, from safetensors when the folder has them."""
     # The model's own weights only: an adapter's .safetensors beside pytorch_model.bin is not them.
-    files = set(os.listdir(model_folder(where)))
-    safetensors = bool(files & {"model.safetensors", "model.safetensors.index.json"})
-    return _load(where, "model", _transformers().AutoModel.from_pretrained,
+    names = set(os.listdir(model_folder(where)))
+    safetensors = bool(names & {"model.safetensors", "model.safetensors.index.json"})
+    return _load(where, "model", "AutoModel",
                  use_safetensors=True if safetensors else None)
 
 
@@ -160,8 +230,8 @@ def fingerprint(where: Location) -> str:
     entries = []
     for item in sorted(folder.iterdir()):
         if item.is_file():
-            stat = item.stat()
-            entries.append([item.name, stat.st_size, stat.st_mtime_ns])
+            info = item.stat()
+            entries.append([item.name, info.st_size, info.st_mtime_ns])
     return hashlib.sha256(json.dumps([str(folder), entries]).encode()).hexdigest()
 
 

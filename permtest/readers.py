@@ -15,17 +15,30 @@ non-numeric row, NaN/inf, a value beyond the float32 range, an all-zero row, a v
 of the wrong length) is a :class:`PermtestError` naming the file and, for text and
 vocab files, the line, so a user can open the file at that line. No torch here:
 reading a GloVe file must not pay for importing it.
+
+Nothing on disk is trusted. Files are opened through :mod:`permtest.files` (regular
+files only: a FIFO, ``/dev/zero`` or a symlink loop is a one-line error, never a hang);
+the format comes from the name the user gave, symlinks are only followed to read
+(a Hugging Face cache's ``emb.npy -> ../../blobs/77aa...`` is an ``.npy`` file); a
+binary header is checked against the file's size and this machine's memory before
+anything is allocated; a gzip stream is inflated only up to that memory; words and
+values quoted in messages are bounded and their control characters escaped.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import PermtestError, one_of
+from . import files
+from .errors import PermtestError, one_of, printable, shown
 
 FORMATS = ("text", "npy", "safetensors")
 
@@ -54,10 +67,20 @@ def format_of(path: str | Path) -> str:
 
 def read(path: str | Path, format: str | None = None, vocab: str | Path | None = None,
          tensor: str | None = None) -> Table:
-    """Read any supported file; ``format`` defaults to the one the extension implies."""
+    """Read any supported file; ``format`` defaults to the one the extension of
+    ``path`` as given implies (a symlink's target name is never consulted)."""
     format = format or format_of(path)
     if format not in FORMATS:
         raise PermtestError(one_of("format", format, FORMATS))
+    try:
+        return _read(path, format, vocab, tensor)
+    except MemoryError:
+        # The size checks below refuse what cannot fit; this is for what fits on
+        # paper but not in the memory free right now.
+        raise PermtestError(f"{path}: too large to read into the memory available") from None
+
+
+def _read(path, format: str, vocab, tensor) -> Table:
     if format == "text":
         if vocab is not None:
             raise PermtestError(f"{path}: a text file holds its own words; vocab is only for npy and safetensors")
@@ -106,7 +129,7 @@ def _read_text_exact(path, raw: bytes) -> Table:
         value = rows[r][int(np.argmin(np.isfinite(matrix[r])))]
         return None if value.lstrip("+-").lower() in ("nan", "inf", "infinity") else value
 
-    _check_values(path, matrix, lambda r: f"line {numbers[r]}: word '{words[r]}'", overflow)
+    _check_values(path, matrix, lambda r: f"line {numbers[r]}: word {shown(words[r])}", overflow)
     return Table(matrix, tuple(words))
 
 
@@ -140,13 +163,30 @@ def _read_text_fast(raw: bytes) -> Table | None:
 def _text_bytes(path) -> bytes:
     """The file's bytes: gunzipped when it ends in ``.gz``, without a UTF-8 byte-order
     mark (some Windows tools write one)."""
-    raw = _read_bytes(path)
-    if str(path).endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise PermtestError(f"{path}: not a readable gzip file ({exc})") from None
+    raw = _gunzip(path) if str(path).endswith(".gz") else _read_bytes(path)
     return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
+_GZIP_CHUNK = 1 << 24
+
+
+def _gunzip(path) -> bytes:
+    """The inflated content, read in chunks and refused as soon as it outgrows this
+    machine's memory: a few megabytes of gzip can inflate to gigabytes (a gzip
+    bomb), which would otherwise end in a MemoryError or the OOM killer."""
+    limit = _memory_bytes()
+    out = io.BytesIO()
+    with files.open_regular(path) as handle:
+        try:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                while chunk := stream.read(_GZIP_CHUNK):
+                    out.write(chunk)
+                    if limit is not None and out.tell() > limit:
+                        raise PermtestError(f"{path}: inflates to more than {limit:,} bytes, this machine's "
+                                            "memory (a gzip bomb, or a file too large to read here)")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise PermtestError(f"{path}: not a readable gzip file ({_reason(exc)})") from None
+    return out.getvalue()
 
 
 def _lines(path, raw: bytes) -> list[tuple[int, str]]:
@@ -164,32 +204,51 @@ def _lines(path, raw: bytes) -> list[tuple[int, str]]:
 
 
 def _read_bytes(path: str | Path) -> bytes:
+    """A regular file's bytes (FIFOs, devices, folders and symlink loops refused by
+    :func:`files.open_regular`), refused before reading when larger than memory."""
+    with files.open_regular(path) as handle:
+        _check_fits(path, os.fstat(handle.fileno()).st_size, "to read")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise PermtestError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the OS does not say."""
     try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise PermtestError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PermtestError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise PermtestError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
-def _check_file(path: str | Path) -> None:
-    """The same missing-file and folder messages as the text reader, before a
-    binary reader's own (less readable) ones."""
-    path = Path(path)
-    if path.is_dir():
-        raise PermtestError(f"{path}: is a folder, not a file")
-    if not path.exists():
-        raise PermtestError(f"{path}: no such file")
+def _check_fits(path, needed: int, what: str) -> None:
+    """Refuse before allocating what could never fit (a sparse file, a lying header)."""
+    limit = _memory_bytes()
+    if limit is not None and needed > limit:
+        raise PermtestError(f"{path}: {needed:,} bytes {what}, more than this machine's memory ({limit:,} bytes)")
+
+
+def _reason(exc: BaseException, limit: int = 120) -> str:
+    """The first line of a library's message, bounded and escaped: it may quote
+    bytes from the hostile file."""
+    text = str(exc).strip()
+    return _cut(text.splitlines()[0] if text else type(exc).__name__, limit)
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """``text`` for a message: at most ``limit`` characters, control characters escaped."""
+    return printable(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _header(line: str) -> tuple[int, int] | None:
     """``(count, dim)`` when the line is word2vec's header: exactly two integers.
     A data line always has a word and at least one value, so a line of two integers
-    could only be a one-dimensional row for the word "400000"; we read it as a header."""
+    could only be a one-dimensional row for the word "400000"; we read it as a header.
+    Only ASCII digits count (``int("²")`` fails), and no more than 18 of them (a
+    5,000-digit "count" is a word, and ``int`` refuses to parse it)."""
     parts = line.split()
-    if len(parts) == 2 and all(p.isdigit() for p in parts):
+    if len(parts) == 2 and all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
         return int(parts[0]), int(parts[1])
     return None
 
@@ -203,10 +262,11 @@ def _split_rows(path, body: list[tuple[int, str]]) -> tuple[list[str], list[list
     for number, text in body:
         word, *values = text.split()
         if word in first_line:
-            raise PermtestError(f"{path}: line {number}: duplicate word '{word}' (first on line {first_line[word]})")
+            raise PermtestError(f"{path}: line {number}: duplicate word {shown(word)} "
+                                f"(first on line {first_line[word]})")
         if width is None:
             if not values:
-                raise PermtestError(f"{path}: line {number}: word '{word}' has no values")
+                raise PermtestError(f"{path}: line {number}: word {shown(word)} has no values")
             width = len(values)
         elif len(values) != width:
             raise PermtestError(f"{path}: line {number}: ragged row: {len(values)} values where {width} are expected")
@@ -235,7 +295,7 @@ def _number(path, number: int, value: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise PermtestError(f"{path}: line {number}: {value!r} is not a number") from None
+        raise PermtestError(f"{path}: line {number}: {shown(value)} is not a number") from None
 
 
 def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
@@ -250,40 +310,128 @@ def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
 def read_npy(path: str | Path) -> np.ndarray:
     """A 2-D numeric ``.npy`` array as float32; pickled object arrays are refused
     (loading a pickle runs code)."""
-    return _float32(_load_npy(path))
+    try:
+        return _float32(_load_npy(path))
+    except MemoryError:
+        raise PermtestError(f"{path}: too large to read into the memory available") from None
 
 
 def read_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
     """The named tensor, or the file's only 2-D tensor, as float32."""
-    return _float32(_load_safetensors(path, tensor))
+    try:
+        return _float32(_load_safetensors(path, tensor))
+    except MemoryError:
+        raise PermtestError(f"{path}: too large to read into the memory available") from None
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+# numpy's own bound on a header (``max_header_size``); a numeric array's header is
+# about 120 bytes. Checked here because numpy's message for it advises
+# ``allow_pickle=True``, which permtest never suggests.
+_NPY_MAX_HEADER = 10_000
 
 
 def _load_npy(path: str | Path) -> np.ndarray:
-    """The array as stored (its own dtype): range checks need the original values."""
-    _check_file(path)
+    """The array as stored (its own dtype): range checks need the original values.
+
+    The header is read and checked before any data: a 129-byte file whose header
+    claims shape (10**11, 8) must not allocate 6.4 TB. Object arrays are refused
+    from the header alone (their data is a pickle, and unpickling runs code); the
+    data must be exactly as long as shape and dtype say, and fit in memory."""
+    with files.open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        shape, dtype = _npy_header(path, handle, size)
+        data_bytes = size - handle.tell()
+        _check_matrix(path, shape, dtype)
+        needed = math.prod(shape) * dtype.itemsize
+        if needed != data_bytes:
+            state = "truncated" if data_bytes < needed else "longer than its header says"
+            raise PermtestError(f"{path}: {state}: the header describes shape {shape} of {dtype} "
+                                f"({needed:,} bytes of data) but the file holds {data_bytes:,} bytes of data")
+        _check_fits(path, needed, "of data")
+        handle.seek(0)
+        try:  # what np.load does with an open file: the same bits
+            array = np.lib.format.read_array(handle, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:  # the file changed while we read it
+            raise PermtestError(f"{path}: not a readable .npy file ({_reason(exc)})") from None
+    return array
+
+
+def _npy_header(path, handle, size: int) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an ``.npy`` header, the handle left at the data."""
+    prefix = handle.read(len(_NPY_MAGIC) + 2)
+    if not prefix:
+        raise PermtestError(f"{path}: not a readable .npy file (the file is empty)")
+    if len(prefix) < len(_NPY_MAGIC) + 2 or not prefix.startswith(_NPY_MAGIC):
+        raise PermtestError(f"{path}: not a readable .npy file (it does not start with numpy's magic string)")
+    version = (prefix[-2], prefix[-1])
+    if version not in ((1, 0), (2, 0)):
+        # numpy writes 3.0 only for structured dtypes with non-Latin-1 field names.
+        raise PermtestError(f"{path}: not a readable .npy file (format version {version[0]}.{version[1]}; "
+                            "a numeric array is version 1.0 or 2.0)")
+    width = 2 if version == (1, 0) else 4
+    length = int.from_bytes(handle.read(width), "little")
+    if handle.tell() + length > size:
+        raise PermtestError(f"{path}: truncated: the file ends inside its {length:,}-byte header")
+    if length > _NPY_MAX_HEADER:
+        raise PermtestError(f"{path}: not a readable .npy file (a {length:,}-byte header; a numeric array's "
+                            "header is a few hundred bytes)")
+    handle.seek(0)
+    parse = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise PermtestError(f"{path}: not a plain numeric .npy array ({str(exc).splitlines()[0]})") from None
-    except (OSError, EOFError) as exc:
-        raise PermtestError(f"{path}: not a readable .npy file ({exc})") from None
-    return _numeric_matrix(path, array)
+        np.lib.format.read_magic(handle)
+        shape, _, dtype = parse(handle)
+    # A hostile header can make numpy's parser raise anything (ValueError, SyntaxError,
+    # RecursionError, MemoryError); every one means the same thing here.
+    except Exception as exc:
+        raise PermtestError(f"{path}: not a readable .npy file ({_reason(exc)})") from None
+    if dtype.hasobject:
+        raise PermtestError(f"{path}: not a plain numeric .npy array (dtype {_cut(str(dtype))} holds pickled "
+                            "Python objects, and permtest never unpickles: that would run code from the file)")
+    if any(d < 0 for d in shape):
+        raise PermtestError(f"{path}: not a readable .npy file (shape {_cut(str(shape))} has a negative size)")
+    return tuple(int(d) for d in shape), dtype
+
+
+# Bytes per value of each safetensors dtype, to size a tensor before copying it.
+_SAFETENSORS_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2,
+                         "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 
 
 def _load_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
     from safetensors import SafetensorError, safe_open
 
-    _check_file(path)
+    # The library opens the path itself: refuse a FIFO (it would block), a device
+    # (``/dev/zero`` never ends) or a symlink loop first. It checks the header
+    # against the file (a header length beyond the file, or beyond 100 MB, is its
+    # SafetensorError) and every tensor's offsets against the file's size, so a
+    # tensor is never larger than the file; memory is checked before copying one.
+    files.check_regular(path)
     try:
         with safe_open(str(path), framework="numpy") as handle:
             names = list(handle.keys())
             name = tensor if tensor is not None else _only_matrix(path, handle, names)
             if name not in names:
-                raise PermtestError(f"{path}: no tensor named {name!r}; it holds {', '.join(sorted(names)) or 'none'}")
+                raise PermtestError(f"{path}: no tensor named {shown(name)}; it holds {_listing(names)}")
+            where = f"{path}: tensor {shown(name)}"
+            view = handle.get_slice(name)
+            shape = tuple(int(d) for d in view.get_shape())
+            if len(shape) != 2:
+                raise PermtestError(f"{where}: the array must be 2-D (words x dimensions); "
+                                    f"got shape {_cut(str(shape))}")
+            _check_fits(path, math.prod(shape) * _SAFETENSORS_ITEMSIZE.get(view.get_dtype(), 8), "of data")
             array = handle.get_tensor(name)
     except (SafetensorError, OSError, TypeError) as exc:
-        raise PermtestError(f"{path}: not a readable .safetensors file ({str(exc).splitlines()[0]})") from None
-    return _numeric_matrix(f"{path}: tensor '{name}'", array)
+        raise PermtestError(f"{path}: not a readable .safetensors file ({_reason(exc)})") from None
+    return _numeric_matrix(where, array)
+
+
+def _listing(names, shown_names: int = 8) -> str:
+    """Tensor names for a message: a file can hold thousands, with any characters."""
+    if not names:
+        return "none"
+    listed = ", ".join(_cut(n, 60) for n in sorted(names)[:shown_names])
+    return listed + (f", ... ({len(names)} in all)" if len(names) > shown_names else "")
 
 
 def _only_matrix(path, handle, names: list[str]) -> str:
@@ -291,16 +439,20 @@ def _only_matrix(path, handle, names: list[str]) -> str:
     if len(matrices) == 1:
         return matrices[0]
     if not matrices:
-        raise PermtestError(f"{path}: holds no 2-D tensor (tensors: {', '.join(sorted(names)) or 'none'})")
-    raise PermtestError(f"{path}: holds {len(matrices)} 2-D tensors ({', '.join(sorted(matrices))}); "
+        raise PermtestError(f"{path}: holds no 2-D tensor (tensors: {_listing(names)})")
+    raise PermtestError(f"{path}: holds {len(matrices)} 2-D tensors ({_listing(matrices)}); "
                         "set tensor to the one to read")
 
 
+def _check_matrix(where, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if len(shape) != 2:
+        raise PermtestError(f"{where}: the array must be 2-D (words x dimensions); got shape {_cut(str(shape))}")
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise PermtestError(f"{where}: the array must be numeric; got dtype {_cut(str(dtype))}")
+
+
 def _numeric_matrix(where, array: np.ndarray) -> np.ndarray:
-    if array.ndim != 2:
-        raise PermtestError(f"{where}: the array must be 2-D (words x dimensions); got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise PermtestError(f"{where}: the array must be numeric; got dtype {array.dtype}")
+    _check_matrix(where, array.shape, array.dtype)
     return array
 
 
@@ -330,7 +482,8 @@ def read_vocab(path: str | Path) -> tuple[str, ...]:
         if not word:
             raise PermtestError(f"{path}: line {number}: empty line (one word per line, line i names row i)")
         if word in first_line:
-            raise PermtestError(f"{path}: line {number}: duplicate word '{word}' (first on line {first_line[word]})")
+            raise PermtestError(f"{path}: line {number}: duplicate word {shown(word)} "
+                                f"(first on line {first_line[word]})")
         first_line[word] = number
         words.append(word)
     if not words:
@@ -352,7 +505,7 @@ def _with_vocab(path, array: np.ndarray, vocab_path) -> Table:
         value = array[r, int(np.argmin(np.isfinite(matrix[r])))]
         return f"{value:g}" if np.isfinite(value) else None
 
-    _check_values(path, matrix, lambda r: f"row {r} (word '{words[r]}', {vocab_path} line {r + 1})", overflow)
+    _check_values(path, matrix, lambda r: f"row {r} (word {shown(words[r])}, {vocab_path} line {r + 1})", overflow)
     return Table(matrix, words)
 
 
@@ -374,7 +527,7 @@ def _check_values(path, matrix: np.ndarray, where, overflow) -> None:
         row = int(np.argmin(finite))
         value = overflow(row)
         if value is not None:
-            raise PermtestError(f"{path}: {where(row)}: value {value} exceeds {_FLOAT32_RANGE}")
+            raise PermtestError(f"{path}: {where(row)}: value {_cut(value)} exceeds {_FLOAT32_RANGE}")
         raise PermtestError(f"{path}: {where(row)} has NaN or infinite values")
     nonzero = matrix.any(axis=1)
     if not nonzero.all():

@@ -168,7 +168,9 @@ def spec_label(spec) -> str:
         return spec["kind"]
     model = spec["model"]
     if Path(model).expanduser().is_dir():
-        parts = Path(model).expanduser().resolve().parts
+        # The folder as the user named it (lexically absolute, symlinks kept): a
+        # symlinked folder is labelled by its link's name, not its target's.
+        parts = Path(os.path.abspath(Path(model).expanduser())).parts
         model = "/".join(parts[-2:])
     label = model + (f"@{spec['revision']}" if spec["revision"] else "")
     return label + (f":layer{spec['layer']}" if spec["layer"] != "input" else "")
@@ -261,12 +263,23 @@ def _load_huggingface(spec) -> Embeddings:
 
 
 def _load_file(spec) -> Embeddings:
+    # The format was chosen from the path as given (normalize_spec); symlinks are
+    # followed only to read, so a Hugging Face cache's ``emb.npy -> ../../blobs/77aa...``
+    # is read as .npy. Provenance records the path as named and, when a symlink
+    # leads elsewhere, the file actually read.
     table = readers.read(spec["path"], spec["format"], spec.get("vocab"), spec.get("tensor"))
     ranks = np.arange(len(table.vocab)) if spec["ranks"] == "file-order" else None
-    details = {"path": str(Path(spec["path"]).resolve()), "format": spec["format"], "ranks": spec["ranks"]}
-    if "vocab" in spec:
-        details["vocab"] = str(Path(spec["vocab"]).resolve())
+    details = {"format": spec["format"], "ranks": spec["ranks"]}
+    for key in ("path", "vocab"):
+        if key in spec:
+            details.update(_provenance(key, spec[key]))
     return Embeddings.from_array(table.matrix, table.vocab, name=spec["name"], ranks=ranks, details=details)
+
+
+def _provenance(key: str, path: str) -> dict:
+    named = os.path.abspath(path)
+    read = os.path.realpath(path)
+    return {key: named} if read == named else {key: named, f"{key}_resolved": read}
 
 
 _LOADERS = {"glove": _load_glove, "minilm": _load_minilm, "huggingface": _load_huggingface, "file": _load_file}

@@ -221,7 +221,7 @@ def test_empty_npy_is_not_readable(tmp_path):
     (tmp_path / "empty.npy").write_bytes(b"")
     with pytest.raises(PermtestError) as caught:
         readers.read(tmp_path / "empty.npy", vocab=vocab)
-    assert str(caught.value) == f"{tmp_path / 'empty.npy'}: not a readable .npy file (No data left in file)"
+    assert str(caught.value) == f"{tmp_path / 'empty.npy'}: not a readable .npy file (the file is empty)"
 
 
 def test_invalid_utf8_names_the_line(tmp_path, reader_path):
