@@ -2,19 +2,37 @@
 
 Exit codes: 0 done / all gated claims pass; 1 a gated claim failed; 2 bad usage,
 config or input (one line per problem on stderr, no traceback unless --debug);
-130 interrupted. Flags override the config file (flag > YAML > default).
+130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM). Flags override the
+config file (flag > YAML > default).
+
+Signals: :func:`main` installs its SIGINT and SIGTERM handlers before anything
+heavy is imported (this module imports only the standard library's light parts
+and :mod:`permtest.errors`; numpy, pandas and the engine load inside the
+commands). The first signal raises KeyboardInterrupt (:class:`Terminated` for
+SIGTERM) in the main thread, so every cleanup written for Ctrl-C (temporary
+report files, worker pools) runs for both; later signals are ignored so that the
+cleanup finishes. Once main has its exit code, the program ignores both signals
+until the interpreter has exited: a Ctrl-C during shutdown (flushing stdout into
+a full pipe) cannot turn a finished run into a traceback or a signal exit.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
 
-from .errors import PermtestError
+from .errors import PermtestError, PermtestWarning, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + 15  # 143, what a shell reports for a process SIGTERM ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,20 +83,110 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; returns its exit code. ``argv=None`` means the program
+    itself (console script, ``python -m permtest.cli``): after the exit code is
+    known, SIGINT and SIGTERM stay ignored until the process ends. Called with an
+    ``argv`` (in-process), the caller's signal handlers and warning display are
+    restored on return."""
+    signals = _Signals()
+    signals.install()
+    args = None
     try:
-        return _COMMANDS[args.command](args)
-    except PermtestError as exc:
-        if args.debug:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            args = _parser().parse_args(argv)
+            try:
+                code = _COMMANDS[args.command](args)
+            except PermtestError as exc:
+                if args.debug:
+                    raise
+                for line in str(exc).split("\n"):
+                    _say(f"error: {line}", sys.stderr)
+                code = EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        if args is not None and args.debug:
+            signals.restore(program=False)
             raise
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print("interrupted: no report was written for the run in progress", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        _say(_interrupted(exc, args), sys.stderr)
+        code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signals.restore(program=argv is None)
+    return code
+
+
+class _Signals:
+    """SIGINT and SIGTERM while :func:`main` runs. The first one raises (in the main
+    thread, where Python runs handlers) KeyboardInterrupt or :class:`Terminated`;
+    any later one is ignored, so that the cleanup the first one started (removing
+    temporary files, stopping workers) is not cut short. Signal handlers can only
+    be set from the main thread; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.raised = False
+        self.previous: dict = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in self.SIGNALS:
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.raised:
+            return
+        self.raised = True
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def restore(self, program: bool) -> None:
+        """From here on signals are ignored: for good in the program (it is about
+        to exit with its code), else until the caller's handlers are back."""
+        self.raised = True
+        for signum, previous in self.previous.items():
+            if program:
+                signal.signal(signum, signal.SIG_IGN)
+            else:  # None: a handler set outside Python, which cannot be put back
+                signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self.previous = {}
+
+
+def _interrupted(exc: KeyboardInterrupt, args) -> str:
+    """One line saying what an interrupted command left behind."""
+    head = "interrupted by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    if args is None or args.command not in ("run", "gate"):
+        return head
+    written, pending = getattr(args, "written", []), getattr(args, "pending", [])
+    if not written:
+        text = f"{head}: no report was written"
+    else:
+        text = f"{head}: reports of {_names(written)} were written to {args.out}"
+        if pending:
+            text += f"; none for {_names(pending)}"
+    if getattr(args, "junit_pending", False):
+        text += "; the JUnit file was not written"
+    return text
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _say(text: str, stream=None) -> None:
+    """Print ``text`` with control characters escaped on each line: names and words
+    come from configs, and an escape sequence in one must not reach the terminal."""
+    stream = sys.stdout if stream is None else stream
+    print("\n".join(printable(line) for line in str(text).split("\n")), file=stream)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` while main runs: a PermtestWarning is one
+    ``warning: ...`` line on stderr (also under --quiet); others as Python shows them."""
+    if issubclass(category, PermtestWarning):
+        print(f"warning: {printable(str(message))}", file=sys.stderr if file is None else file)
+        return
+    _say(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"),
+         sys.stderr if file is None else file)
 
 
 def _load_configs(paths: list[Path], args=None):
@@ -96,10 +204,19 @@ def _load_configs(paths: list[Path], args=None):
             problems.append(str(exc))
     if problems:
         raise PermtestError("\n".join(dict.fromkeys(problems)))  # a bad flag is one problem, not one per config
-    names = [c.name for c in configs]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise PermtestError(f"two configs are named '{duplicated[0]}'; their reports would overwrite each other")
+    # Names are compared casefolded: 'Colors' and 'colors' are one file on a
+    # case-insensitive file system (macOS, Windows).
+    named: dict[str, str] = {}
+    for loaded in configs:
+        key = loaded.name.casefold()
+        if key not in named:
+            named[key] = loaded.name
+            continue
+        other = named[key]
+        if other == loaded.name:
+            raise PermtestError(f"two configs are named '{other}'; their reports would overwrite each other")
+        raise PermtestError(f"two configs are named '{other}' and '{loaded.name}'; their reports would overwrite "
+                            "each other on a case-insensitive file system")
     _no_shared_files(configs)
     return configs
 
@@ -109,12 +226,13 @@ def _no_shared_files(configs) -> None:
     claim 'b-c' and config 'a-b' with claim 'c' would both plot a-b-c-<null>.png."""
     from .report import report_files
 
-    writer = {}
+    writer = {}  # casefolded file name -> (file name, config path): one file on a case-insensitive system
     for config in configs:
         for name in report_files(config):
-            if writer.setdefault(name, config.path) != config.path:
-                raise PermtestError(f"{writer[name]} and {config.path} would both write {name}; rename a config "
-                                    f"or a claim")
+            first, path = writer.setdefault(name.casefold(), (name, config.path))
+            if path != config.path:
+                both = name if first == name else f"{first} and {name} (one file on a case-insensitive file system)"
+                raise PermtestError(f"{path} and {config.path} would both write {both}; rename a config or a claim")
 
 
 def _run(args, gate: bool = False) -> int:
@@ -129,13 +247,17 @@ def _run(args, gate: bool = False) -> int:
 
         gpu.available(args.device)
     configs = _load_configs(args.configs, args)
+    # Where the reports go is checked before the run, not found unusable after it.
     report.check_writable(args.out)
     if gate and args.junit:
         if Path(args.junit).is_dir():
             raise PermtestError(f"--junit {args.junit}: is a folder; give the XML file's name")
-        report.check_writable(Path(args.junit).parent, "--junit")
+        report.check_writable_file(args.junit, "--junit")
     # Every config is checked in full before the first permutation runs.
     _validate_all(configs, args.device)
+    # What an interruption leaves behind, for its message (see _interrupted).
+    args.written, args.pending = [], [c.name for c in configs]
+    args.junit_pending = bool(gate and args.junit)
     runs = []
     for config in configs:
         bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
@@ -143,21 +265,28 @@ def _run(args, gate: bool = False) -> int:
                              device=args.device)
         if bar:
             bar.close()
-        report.write_reports(run, args.out)
+        try:
+            report.write_reports(run, args.out)
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "written", None):  # held during the renames, delivered after them
+                args.written.append(args.pending.pop(0))
+            raise
+        args.written.append(args.pending.pop(0))
         runs.append(run)
         if not args.quiet:
-            print(report.terminal_table(run, verbose=args.verbose))
+            _say(report.terminal_table(run, verbose=args.verbose))
             print()
         else:
             for warning in run.warnings:  # the table shows them otherwise
-                print(f"warning: {config.name}: {warning}", file=sys.stderr)
+                _say(f"warning: {config.name}: {warning}", sys.stderr)
     if gate and args.junit:
         report.write_junit(runs, args.junit)
+        args.junit_pending = False
     failures = [o for run in runs for o in run.failures]
     if args.quiet or gate:
         written = ", ".join(str(Path(args.out) / f"{r.config.name}.csv") for r in runs)
         verdict = f"{len(failures)} gated result(s) failed" if failures else "all gated results passed"
-        print(f"{verdict}; reports: {written}" if gate else f"reports: {written}")
+        _say(f"{verdict}; reports: {written}" if gate else f"reports: {written}")
     return EXIT_FAILED if gate and failures else EXIT_OK
 
 
@@ -180,8 +309,8 @@ def _validate_all(configs, device: str | None = None, report_ok: bool = False) -
             problems.append(str(exc))
             continue
         if report_ok:
-            print(f"{config.path}: ok ({len(config.claims)} claims, {tests} tests, source {emb.name} "
-                  f"{emb.shape[0]} x {emb.shape[1]})")
+            _say(f"{config.path}: ok ({len(config.claims)} claims, {tests} tests, source {emb.name} "
+                 f"{emb.shape[0]} x {emb.shape[1]})")
     if problems:
         raise PermtestError("\n".join(problems))
 
@@ -196,8 +325,8 @@ def _neighbors(args) -> int:
         emb = load_source(args.source, words=[args.word])
     except PermtestError as exc:
         raise PermtestError(f"--source: {exc}") from None
-    print(format_neighborhood(neighborhood(emb, args.word, k=args.k, null=args.null, seed=args.seed,
-                                           sample=args.sample)))
+    _say(format_neighborhood(neighborhood(emb, args.word, k=args.k, null=args.null, seed=args.seed,
+                                          sample=args.sample)))
     return EXIT_OK
 
 
@@ -209,6 +338,8 @@ def _sources(args) -> int:
 
 
 def _bench(args) -> int:
+    import json
+
     from . import bench
 
     if args.permutations < 1000 or args.repeats < 1:
@@ -238,7 +369,8 @@ class _ProgressBar:
     def __call__(self, claim: str, null: str, done: int, total: int) -> None:
         width = 24
         filled = int(width * done / max(total, 1))
-        line = f"\r{self.config}: {claim} [{null}] [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        line = (f"\r{printable(self.config)}: {printable(claim)} [{null}] [{'#' * filled}{'.' * (width - filled)}] "
+                f"{done}/{total}")
         if line != self.last:
             sys.stderr.write(line[:120].ljust(len(self.last)))
             sys.stderr.flush()

@@ -9,11 +9,11 @@ half-written file nor a mix of new and stale reports.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
-import secrets
 import signal
 import stat
 import threading
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots
+from . import files, plots
 from ._version import __version__
 from .errors import PermtestError
 from .runner import COLUMNS, ConfigRun, Outcome
@@ -213,10 +213,14 @@ def report_files(config) -> list[str]:
 
 def _plot_names(config_name: str, pairs: list[tuple[str, str]]) -> list[str]:
     names = [_safe(f"{config_name}-{claim}-{null}") for claim, null in pairs]
-    clashes = {n for n in names if names.count(n) > 1}
+    # Compared casefolded: 'Red' and 'red' are one file on a case-insensitive file
+    # system (macOS, Windows), so both get the hash too.
+    uses: dict[str, int] = {}
+    for name in names:
+        uses[name.casefold()] = uses.get(name.casefold(), 0) + 1
     out = []
     for (claim, null), base in zip(pairs, names):
-        if base in clashes:
+        if uses[base.casefold()] > 1:
             base += "-" + format(_crc(f"{claim}\0{null}"), "08x")
         out.append(base + ".png")
     return out
@@ -463,62 +467,119 @@ def _write_atomically(folder: Path, flag: str, writers: list[tuple[str, Callable
     them to their final names. Nothing is renamed unless every writer finished;
     on any error or interrupt the temporary files are removed and the final names
     are untouched. OS errors become one-line PermtestErrors naming ``flag`` and the
-    folder (or ``shown``)."""
+    folder (or ``shown``).
+
+    Temporary names come from :func:`permtest.files.temp_path` (they carry this
+    process's id), and the folder is first rid of the temporary files a killed
+    earlier run left (:func:`permtest.files.clean_stale`). An interrupt that
+    arrives during the renames is held and delivered after the last one; the
+    exception then has ``written`` (the final paths), so a caller can tell that
+    these reports are complete."""
     where = f"{flag} {shown if shown is not None else folder}"
     _make_folder(folder, where)
-    token = secrets.token_hex(4)
+    files.clean_stale(folder)
     staged: list[tuple[Path, Path]] = []
+    renamed = 0
     try:
         for final_name, write in writers:
             # Temporary names start with '.' and sit in the same folder, so the
             # rename is atomic (same file system) and a listing never shows them.
-            temporary = folder / f".{final_name}.{token}.tmp"
-            staged.append((temporary, folder / final_name))
-            write(temporary)
+            final = folder / final_name
+            staged.append((files.temp_path(final), final))
+            write(staged[-1][0])
         _check_targets([final for _, final in staged], flag)
         with _interrupts_held():
             for temporary, final in staged:
                 os.replace(temporary, final)
+                renamed += 1
     except OSError as exc:
         _discard(staged)
         raise PermtestError(f"{where}: cannot write there ({_reason(exc)})") from None
-    except BaseException:
+    except BaseException as exc:
         _discard(staged)
+        if renamed == len(staged) and isinstance(exc, KeyboardInterrupt):
+            exc.written = [final for _, final in staged]
         raise
     return [final for _, final in staged]
+
+
+def _target_problem(final: Path) -> str | None:
+    """Why ``final`` cannot be replaced by a rename, or None. A symlink is fine: the
+    rename replaces the link itself."""
+    try:
+        mode = final.lstat().st_mode
+    except OSError:  # nothing there, or a folder on the way is missing or not a folder (checked elsewhere)
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    return f"it exists and is {'a folder' if stat.S_ISDIR(mode) else 'not a regular file'}"
 
 
 def _check_targets(finals: list[Path], flag: str) -> None:
     """Refuse, before any rename, a final name that holds a folder (or a fifo,
     socket, device): its rename would fail after earlier ones had replaced old
-    reports, and renames cannot be undone. A symlink is fine: the rename replaces
-    the link itself."""
+    reports, and renames cannot be undone."""
     for final in finals:
-        try:
-            mode = final.lstat().st_mode
-        except FileNotFoundError:
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise PermtestError(f"{flag} {final}: cannot write there (it exists and is {kind})")
+        problem = _target_problem(final)
+        if problem:
+            raise PermtestError(f"{flag} {final}: cannot write there ({problem})")
 
 
 def check_writable(path, flag: str = "--out") -> None:
     """Fail before a long run rather than after it: ``path`` (or, if it does not
     exist yet, its nearest existing parent) must be a folder this process may write
-    in. Creates nothing."""
+    in, on a file system mounted read-write. A dangling symlink (or a symlink loop)
+    on the way is refused too: creating the folder would fail after the run.
+    Creates nothing."""
     folder = Path(path)
     probe = folder
-    while not probe.exists() and probe.parent != probe:
+    while not os.path.lexists(probe) and probe.parent != probe:
         probe = probe.parent
     where = f"{flag} {folder}"
+    link = _broken_link(probe)
+    if link:
+        raise PermtestError(f"{where}: cannot write there ({probe} is {link})")
     if not probe.is_dir():
         raise PermtestError(f"{where}: cannot write there ({probe} is not a folder)")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise PermtestError(f"{where}: cannot write there (Permission denied)")
+        reason = "read-only file system" if _read_only(probe) else "Permission denied"
+        raise PermtestError(f"{where}: cannot write there ({reason})")
+
+
+def check_writable_file(path, flag: str) -> None:
+    """:func:`check_writable` for a single file (``--junit``): what is at ``path``
+    now must be replaceable by a rename (nothing, a regular file or a symlink; not
+    a FIFO, device or folder), and its folder writable."""
+    path = Path(path)
+    problem = _target_problem(path)
+    if problem:
+        raise PermtestError(f"{flag} {path}: cannot write there ({problem})")
+    check_writable(path.parent, flag)
+
+
+def _broken_link(path: Path) -> str | None:
+    """``"a dangling symlink"`` / ``"a symlink loop"`` when ``path`` is a symlink
+    that leads nowhere; None otherwise."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return "a symlink loop" if exc.errno == errno.ELOOP else "a dangling symlink"
+    return None
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): say what access() said
+        return False
 
 
 def _make_folder(folder: Path, where: str) -> None:
+    link = _broken_link(folder)
+    if link:
+        raise PermtestError(f"{where}: cannot write there ({folder} is {link})")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -530,34 +591,45 @@ def _make_folder(folder: Path, where: str) -> None:
 
 
 def _reason(exc: OSError) -> str:
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
     return exc.strerror or type(exc).__name__
 
 
 def _discard(staged: list[tuple[Path, Path]]) -> None:
     for temporary, _ in staged:
-        try:
-            temporary.unlink(missing_ok=True)
-        except (OSError, ValueError):  # ValueError: a NUL in the name
-            pass  # the original error is the one worth reporting
+        files.discard(temporary)  # never raises: the original error is the one worth reporting
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
 def _interrupts_held():
-    """Hold Ctrl-C while the renames run and deliver it afterwards: the renames are
-    the commit, and stopping halfway would mix new reports with stale ones.
-    Signal handlers can only be set from the main thread; elsewhere this does
-    nothing (the window is a few renames)."""
+    """Hold Ctrl-C and SIGTERM while the renames run and deliver the first one
+    afterwards, to the handler that was in place: the renames are the commit, and
+    stopping halfway would mix new reports with stale ones. Signal handlers can
+    only be set from the main thread; elsewhere this does nothing (the window is
+    a few renames)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[tuple] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    previous: dict = {}
     try:
+        for signum in _HELD:
+            if signal.getsignal(signum) is None:
+                continue  # a handler set outside Python cannot be put back: leave it
+            previous[signum] = signal.signal(signum, lambda signum, frame: caught.append((signum, frame)))
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if caught:
-        if callable(previous):
-            previous(*caught[0])
-        elif previous == signal.SIG_DFL:
-            signal.raise_signal(signal.SIGINT)
+        signum, frame = caught[0]
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
+        # SIG_IGN: the signal was to be ignored anyway
