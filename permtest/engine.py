@@ -240,12 +240,13 @@ def _check_int(name: str, value, low: int, where: str, high: int | None = None) 
 
 def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
                    match="none", where="", preprocess="none", alternative="greater", alpha=0.05, early_stop=False,
-                   tail="none", device=None):
+                   tail="none", device=None, resolved=None):
     """Check a claim against a source without running anything: its words, its
     statistic and parameters, whether the null applies, and the run options. What
     ``permtest check`` runs; :func:`permutation_test` runs it too. Returns the
     resolved groups, the measure and (for the ``tokens`` null) the pool, so they are
-    built once."""
+    built once. ``resolved``: the groups and measure an earlier call returned for
+    the same claim and source under another null; the words are not looked up again."""
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
@@ -253,9 +254,13 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
         raise PermtestError(f"{where}{one_of('null', null, NULLS)}")
     if pool_size is not None:
         _check_int("pool_size", pool_size, 2, where)
-    word_groups = resolve(emb, groups, subwords, where)
-    other = _other_vectors(statistic, params, groups, subwords, preprocess, where)
-    measure = measures.make(statistic, word_groups, params, where, other_vectors=other)
+    if resolved is None:
+        word_groups = resolve(emb, groups, subwords, where)
+        other = _other_vectors(statistic, params, groups, subwords, preprocess, where)
+        measure = measures.make(statistic, word_groups, params, where, other_vectors=other)
+    else:
+        word_groups, measure = resolved
+        other = params.get("other") if statistic == "rsa" and params else None  # only said below
     if null not in measure.nulls:
         raise PermtestError(f"{where}null '{null}' does not apply to {statistic}"
                             f"{' against another source' if other is not None else ''}; "
@@ -273,6 +278,8 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if null == "tokens":
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
         pool_model.check_room(word_groups, where)
+        if measure.reads_neighbors and pool_size is None:
+            measures.check_neighbor_table(pool_model.order.size, emb.shape, measure.k, where)
     return word_groups, measure, pool_model
 
 
@@ -398,22 +405,28 @@ def _run_until_decided(plan: _Plan, observed: float, alternative: str, bounds, n
                        progress) -> np.ndarray:
     """Seed blocks in waves (one per worker), stopping at the first permutation
     whose count of extreme values crosses a boundary. The blocks are the fixed run's
-    blocks, so the stopping point is the same for any n_jobs."""
+    blocks, so the stopping point is the same for any n_jobs. Each wave's values are
+    checked once (the walk carries its count over), and memory holds only the
+    waves run, never the budget."""
     total = -(-plan.permutations // SEED_BLOCK)
     wave = max(1, effective_jobs(n_jobs))
-    null = np.empty(0)
+    chunks: list[np.ndarray] = []
+    drawn = extreme_so_far = 0
     for start in range(0, total, wave):
         more = _run(plan, n_jobs, backend, scheduler, progress, list(range(start, min(total, start + wave))),
-                    done=null.size)
-        null = np.concatenate([null, more])
-        value, values, side = _one_sided(plan, observed, null, alternative)
-        stop = sequential.first_stop(inference.at_least_as_extreme(value, values, side), bounds)
+                    done=drawn)
+        chunks.append(more)
+        value, values, side = _one_sided(plan, observed, more, alternative)
+        extreme = inference.at_least_as_extreme(value, values, side)
+        stop = sequential.first_stop(extreme, bounds, start=drawn, count=extreme_so_far)
+        drawn += more.size
+        extreme_so_far += int(np.count_nonzero(extreme))
         if stop is not None:
             used, decision = stop
             plan.details["early_stop"].update(used=used, decision=decision)
-            return null[:used]
-    plan.details["early_stop"].update(used=int(null.size), decision="budget reached")
-    return null
+            return np.concatenate(chunks)[:used]
+    plan.details["early_stop"].update(used=drawn, decision="budget reached")
+    return np.concatenate(chunks)
 
 
 class _BlockRunner:

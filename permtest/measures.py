@@ -115,11 +115,10 @@ class RsaMeasure(Measure):
         super().__init__(name, groups, params)
         self.other_ranks = None
         if other_vectors is not None:
-            cos = statistics.cosines(other_vectors[None])
-            ranks = statistics.rank_rows(statistics.upper_triangle(1.0 - cos))[0]
+            ranks = statistics.distance_ranks(other_vectors[None])[0]
             n = groups.labels.size
             square = np.zeros((n, n))
-            square[np.triu_indices(n, k=1)] = ranks
+            square[statistics.pair_indices(n)] = ranks
             self.other_ranks = square + square.T
             self.nulls = ("shuffle", "columns", "labels")
 
@@ -130,14 +129,15 @@ class RsaMeasure(Measure):
         return self.groups.labels if self.other_ranks is None else np.arange(self.groups.labels.size)
 
     def _model_ranks(self, labels: np.ndarray) -> np.ndarray:
-        labels = np.atleast_2d(labels)
+        """``(c, n)`` labels -> ``(c, n(n-1)/2)`` ranks of the model's upper triangle."""
         if self.other_ranks is None:
-            return statistics.rank_rows(statistics.membership_model(labels))
-        permuted = self.other_ranks[labels[:, :, None], labels[:, None, :]]
-        return statistics.upper_triangle(permuted)
+            return statistics.membership_ranks(labels)
+        # Only the upper triangle of the permuted matrix: (c, pairs), never (c, n, n).
+        i, j = statistics.pair_indices(labels.shape[-1])
+        return self.other_ranks[labels[:, i], labels[:, j]]
 
     def __call__(self, draw: Draw) -> np.ndarray:
-        return statistics.rsa(statistics.cosines(draw.vectors), self._model_ranks(draw.labels))
+        return statistics.rsa_in_chunks(draw.vectors, draw.labels, self._model_ranks)
 
 
 def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
@@ -176,6 +176,58 @@ def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
                                 f"per group every pair is between groups, so the model does not vary")
         return RsaMeasure(name, groups, values, other_vectors)
     return CosineMeasure(name, groups, values)
+
+
+# The tokens null of ``neighbors`` needs the k nearest vocabulary neighbours of every
+# pool word (:func:`permtest.knn.pool_neighbors`): pool x V similarities of d values
+# each. Its cost is estimated by a fixed formula, never by timing this machine, so
+# `check` and `run` agree and a config is accepted or refused the same everywhere.
+# Calibrated with knn.nearest on a 2-core machine (CPU seconds: 12-16 ns per
+# similarity at d = 16-50, 20-35 ns at d = 384-768; the argpartition of each row of
+# similarities costs more than the matrix product, so d weighs little). Without a
+# pool_size, a table estimated above the budget is refused before anything runs
+# (GloVe's 326,882 whole words: about 37 min); an explicit pool_size is the user's
+# choice of cost.
+NEIGHBOR_TABLE_BUDGET_S = 60
+_NS_PER_SIMILARITY, _NS_PER_VALUE = 15.0, 0.04
+
+
+def neighbor_table_seconds(pool_words: int, vocabulary: int, dims: int) -> float:
+    """Estimated seconds to compute the neighbour lists of ``pool_words`` words
+    over a ``vocabulary x dims`` matrix, on the reference machine (2 cores)."""
+    return pool_words * vocabulary * (_NS_PER_SIMILARITY + _NS_PER_VALUE * dims) * 1e-9
+
+
+def check_neighbor_table(pool_words: int, shape: tuple[int, int], k: int, where: str = "") -> None:
+    """Refuse a default pool whose neighbour table would take more than
+    :data:`NEIGHBOR_TABLE_BUDGET_S`, naming the cost and the ``pool_size`` that fits."""
+    vocabulary, dims = shape
+    seconds = neighbor_table_seconds(pool_words, vocabulary, dims)
+    if seconds <= NEIGHBOR_TABLE_BUDGET_S:
+        return
+    fits = NEIGHBOR_TABLE_BUDGET_S / neighbor_table_seconds(1, vocabulary, dims)
+    fits = max(2, int(_round_down(fits)))
+    raise PermtestError(
+        f"{where}neighbors under the tokens null needs the {k} nearest neighbours of every pool word: "
+        f"{pool_words:,} pool words x {vocabulary:,} vocabulary x {dims} dims, about {_duration(seconds)} "
+        f"on a 2-core machine; set pool_size: {fits} (the most frequent words, about "
+        f"{NEIGHBOR_TABLE_BUDGET_S} s) or set pool_size explicitly to accept the cost")
+
+
+def _round_down(value: float) -> float:
+    """Down to two significant digits (a pool_size that reads as chosen, still fitting)."""
+    if value < 100:
+        return float(int(value))
+    scale = 10 ** (len(str(int(value))) - 2)
+    return float(int(value) // scale * scale)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def shape_problems(name: str, sizes: dict[str, int]) -> list[str]:
