@@ -33,6 +33,11 @@ from .errors import PermtestError
 
 STALE_SECONDS = 24 * 3600  # a temporary file this old is stale whatever its pid says
 _TEMP = re.compile(r"^\.(?P<final>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+# Names written by permtest 0.1 before the pid was part of them: reports and the
+# contextual cache ('.<name>.<8 random>.tmp'), the neighbour cache ('<hash>.<pid>.tmp').
+# Such a file lived for the seconds of one write, so an hour-old one is debris.
+_LEGACY_TEMP = re.compile(r"^(\..+\.[A-Za-z0-9_]{8}|[0-9a-f]{32}\.\d+)\.tmp$")
+LEGACY_STALE_SECONDS = 3600
 
 
 # ---------------------------------------------------------------- reading
@@ -145,13 +150,17 @@ def clean_stale(folder: Path) -> list[Path]:
     now = time.time()
     for entry in entries:
         match = _TEMP.match(entry.name)
-        if match is None:
+        legacy = match is None and _LEGACY_TEMP.match(entry.name) is not None
+        if match is None and not legacy:
             continue
         try:
             info = entry.stat(follow_symlinks=False)
             if not stat.S_ISREG(info.st_mode):
                 continue
-            if _alive(int(match["pid"])) and now - info.st_mtime < STALE_SECONDS:
+            age = now - info.st_mtime
+            if legacy and age < LEGACY_STALE_SECONDS:
+                continue
+            if match is not None and _alive(int(match["pid"])) and age < STALE_SECONDS:
                 continue
             os.unlink(entry.path)
             removed.append(Path(entry.path))

@@ -347,6 +347,21 @@ def test_temp_files_of_a_killed_run_are_removed_at_the_next_write(small_run, tmp
     assert [p.name for p in junit.parent.iterdir()] == ["junit.xml"]
 
 
+def test_temp_files_named_before_the_pid_are_removed_once_an_hour_old(small_run, tmp_path):
+    """permtest 0.1 named temp files without the writer's pid: reports and contextual
+    cache '.<name>.<8 random>.tmp', the neighbour cache '<hash>.<pid>.tmp'."""
+    report_tmp = tmp_path / ".small.csv.0badcafe.tmp"
+    cache_tmp = tmp_path / f"{'a' * 32}.4242.tmp"
+    fresh = tmp_path / ".small.json.k2j_x9q1.tmp"  # could be an old version writing right now
+    keep = tmp_path / "notes.tmp"  # not a permtest name
+    for path in (report_tmp, cache_tmp, fresh, keep):
+        path.write_text("partial")
+    for path in (report_tmp, cache_tmp):
+        os.utime(path, (time.time() - 2 * files.LEGACY_STALE_SECONDS,) * 2)
+    written = report.write_reports(small_run, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, keep.name, *(p.name for p in written)])
+
+
 def test_temp_files_carry_the_writer_pid(small_run, tmp_path, monkeypatch):
     names = []
     real = plots.null_histogram
