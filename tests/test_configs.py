@@ -1,13 +1,19 @@
 """The shipped configs are real claims that pass their own gate, at their own
-settings (the acceptance of `permtest gate configs/*.yaml`)."""
+settings (the acceptance of `permtest gate configs/*.yaml`), with the very numbers
+they gave before: bits are a contract."""
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from permtest.cli import main
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+# The CSV cells (as written, full precision) of every shipped config's results on main
+# at 1b4040b, before issue 10's changes: any refactor must reproduce them to the bit.
+GOLDEN = Path(__file__).parent / "golden" / "shipped_configs.json"
 
 
 def test_there_are_configs():
@@ -21,3 +27,10 @@ def test_every_shipped_config_passes_its_gate(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert "<failure" not in junit.read_text()
+    golden = json.loads(GOLDEN.read_text())
+    found = {}
+    for csv in tmp_path.glob("*.csv"):
+        for row in pd.read_csv(csv, dtype=str, keep_default_na=False).to_dict("records"):
+            found[f"{row['config']}/{row['claim']}/{row['null']}"] = {column: row[column] for column in
+                                                                     next(iter(golden.values()))}
+    assert found == golden
