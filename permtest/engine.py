@@ -21,7 +21,7 @@ from . import tail as gpd
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
-from .nulls import MATRIX_NULLS, NULLS, ColumnsNull, Draw, LabelsNull, Null, ShuffleNull, TokensNull
+from .nulls import MATRIX_NULLS, NULLS, REGISTRY as NULL_REGISTRY, Draw, Null, Setup
 from .parallel import BACKENDS, effective_jobs, run_tasks
 from .pools import make_pool
 from .sampling import BlockStreams
@@ -326,23 +326,19 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
         neighbors = knn.nearest(unit, queries, measure.k, word_groups.rows)[None]
     observed_draw = Draw(measure.labels, vectors=vectors, rows=word_groups.rows[None], neighbors=neighbors)
 
-    exact = None
-    if null == "shuffle":
-        null_model: Null = ShuffleNull(matrix, word_groups, measure.labels)
-    elif null == "columns":
-        null_model = ColumnsNull(matrix, word_groups, measure.labels)
-    elif null == "tokens":
-        pool_neighbors = None
+    null_class = NULL_REGISTRY[null]
+    pool_neighbors = None
+    if null_class.draws_from_pool:
         if measure.reads_neighbors:
             pool_neighbors = knn.pool_neighbors(unit_rows(emb, preprocess, matrix), pool_model.order,
                                                 measure.k, f"{emb.sha256}:{preprocess}")
-        null_model = TokensNull(matrix, word_groups, measure.labels, pool_model, pool_neighbors)
         details["pool"] = pool_model.description
         details["pool_words"] = int(pool_model.order.size)
-    else:
-        null_model = LabelsNull(word_groups, measure.labels, measure.exchangeable, vectors, neighbors)
-        if null_model.arrangements() <= permutations:
-            exact = null_model.all_arrangements()
+    null_model = null_class.bind(Setup(matrix, word_groups, measure.labels, measure.exchangeable, vectors,
+                                       neighbors, pool_model, pool_neighbors))
+    exact = None
+    if null_class.enumerable and null_model.arrangements() <= permutations:
+        exact = null_model.all_arrangements()
     if measure.reads_neighbors and null in MATRIX_NULLS:
         details["cost"] = ("neighbors under a matrix null searches a whole shuffled matrix per "
                            "permutation (V x d values and a V x n product)")

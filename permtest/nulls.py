@@ -13,6 +13,14 @@ lists. None of them writes into the embedding matrix.
 - ``tokens``: the claim's words replaced by distinct random words from a pool, group
   sizes kept; optionally each from its word's frequency band.
 - ``labels``: group membership permuted among the claim's own words.
+
+Each null is one class, registered with :func:`register` under its ``name`` and a
+fixed ``stream_id``: the random stream of a claim under a null is
+``SeedSequence(seed, spawn_key=(claim, stream_id, block))``, so the id is part of the
+reproducibility contract. It is declared, never derived from the order of
+registration, and never reused: adding a null cannot change the bits of an existing
+config. :meth:`Null.bind` builds a null for one claim from a :class:`Setup`, so the
+engine needs no list of nulls.
 """
 
 from __future__ import annotations
@@ -27,9 +35,6 @@ from .pools import Pool
 from .sampling import BlockStreams, Domain, draw_distinct
 from .wordgroups import WordGroups
 
-NULLS = ("shuffle", "columns", "tokens", "labels")
-MATRIX_NULLS = ("shuffle", "columns")
-
 
 @dataclass
 class Draw:
@@ -42,10 +47,42 @@ class Draw:
     neighbors: np.ndarray | None = None  # (B, n, k) neighbour rows
 
 
+@dataclass(frozen=True)
+class Setup:
+    """Everything a null may bind to for one claim: the preprocessed matrix, the
+    claim's words and labels, which labels may move, the observed vectors and
+    neighbour lists (``(1, n, d)``, ``(1, n, k)`` or None) and, for nulls that draw
+    from a pool, the pool and its words' neighbour lists."""
+
+    matrix: np.ndarray
+    groups: WordGroups
+    labels: np.ndarray
+    exchangeable: np.ndarray
+    vectors: np.ndarray
+    neighbors: np.ndarray | None = None
+    pool: Pool | None = None
+    pool_neighbors: np.ndarray | None = None
+
+
 class Null:
-    """Base: a null model bound to one claim and one (preprocessed) matrix."""
+    """Base: a null model bound to one claim and one (preprocessed) matrix.
+
+    A subclass declares ``name``, ``stream_id`` (fixed forever, see the module
+    docstring), ``shuffles_matrix`` (it draws the matrix's values, so a statistic
+    reading whole neighbour lists needs whole shuffled matrices), ``draws_from_pool``
+    (it needs a word pool) and ``enumerable`` (it can list every arrangement for an
+    exact p-value), and implements :meth:`bind` and :meth:`draw`.
+    """
 
     name = ""
+    stream_id = -1
+    shuffles_matrix = False
+    draws_from_pool = False
+    enumerable = False
+
+    @classmethod
+    def bind(cls, setup: Setup) -> "Null":
+        raise NotImplementedError
 
     def domain(self) -> Domain | None:
         """The sampling domain (sizes the spare stream), or None if not sampling."""
@@ -55,10 +92,33 @@ class Null:
         raise NotImplementedError
 
 
+REGISTRY: dict[str, type[Null]] = {}
+
+
+def register(cls: type[Null]) -> type[Null]:
+    """Class decorator: add a null to the registry. Its name and stream id must be
+    new (an id once used stays taken by its null)."""
+    taken = {other.stream_id: other.name for other in REGISTRY.values()}
+    if not cls.name or cls.name in REGISTRY:
+        raise ValueError(f"null name {cls.name!r} is empty or already registered")
+    if not isinstance(cls.stream_id, int) or cls.stream_id < 0 or cls.stream_id in taken:
+        raise ValueError(f"null {cls.name!r}: stream_id {cls.stream_id!r} must be an unused integer >= 0"
+                         + (f" ({taken[cls.stream_id]!r} has it)" if cls.stream_id in taken else ""))
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+@register
 class ShuffleNull(Null):
     """Values of the claim's rows after a flatten-shuffle-reshape of the matrix."""
 
     name = "shuffle"
+    stream_id = 0
+    shuffles_matrix = True
+
+    @classmethod
+    def bind(cls, setup: Setup) -> "ShuffleNull":
+        return cls(setup.matrix, setup.groups, setup.labels)
 
     def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray):
         self.matrix = matrix
@@ -89,10 +149,12 @@ class ShuffleNull(Null):
         return streams.main.permutation(self.matrix.reshape(-1)).reshape(self.matrix.shape)
 
 
+@register
 class ColumnsNull(ShuffleNull):
     """Values of the claim's rows after shuffling each dimension across tokens."""
 
     name = "columns"
+    stream_id = 1
 
     def _make_domain(self) -> Domain:
         return columns_domain(self.matrix.shape, self.pieces)
@@ -101,10 +163,17 @@ class ColumnsNull(ShuffleNull):
         return streams.main.permuted(self.matrix, axis=0)
 
 
+@register
 class TokensNull(Null):
     """The claim's words replaced by distinct random words of the pool."""
 
     name = "tokens"
+    stream_id = 2
+    draws_from_pool = True
+
+    @classmethod
+    def bind(cls, setup: Setup) -> "TokensNull":
+        return cls(setup.matrix, setup.groups, setup.labels, setup.pool, setup.pool_neighbors)
 
     def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray, pool: Pool,
                  neighbors: np.ndarray | None = None):
@@ -127,12 +196,19 @@ class TokensNull(Null):
         return Draw(self.labels, vectors=vectors, rows=rows, neighbors=neighbors)
 
 
+@register
 class LabelsNull(Null):
     """Labels rearranged among the claim's own words: group membership for most
     statistics, X u Y for WEAT (attributes stay), word identity for RSA against
     another source (the Mantel test)."""
 
     name = "labels"
+    stream_id = 3
+    enumerable = True
+
+    @classmethod
+    def bind(cls, setup: Setup) -> "LabelsNull":
+        return cls(setup.groups, setup.labels, setup.exchangeable, setup.vectors, setup.neighbors)
 
     def __init__(self, groups: WordGroups, labels: np.ndarray, exchangeable: np.ndarray, vectors: np.ndarray,
                  neighbors: np.ndarray | None = None):
@@ -165,6 +241,12 @@ class LabelsNull(Null):
     def all_arrangements(self) -> np.ndarray:
         """Every distinct labelling, the observed one first."""
         return self._place(all_labelings(self.labels[self.movable]))
+
+
+# Names in registration order (config defaults and messages list them so); what a
+# null is comes from REGISTRY, never from a position in this tuple.
+NULLS = tuple(REGISTRY)
+MATRIX_NULLS = tuple(name for name, null in REGISTRY.items() if null.shuffles_matrix)
 
 
 def shuffle_domain(shape: tuple[int, int], pieces: int) -> Domain:

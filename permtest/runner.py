@@ -19,7 +19,7 @@ from ._version import __version__
 from .config import Config, load
 from .engine import SEED_BLOCK, PermutationResult, permutation_test, preprocessed, validate_claim
 from .errors import PermtestError
-from .nulls import NULLS
+from .nulls import REGISTRY as NULL_REGISTRY
 from .sources import load_source
 
 # CSV columns, in the contract's order (DESIGN.md).
@@ -84,8 +84,9 @@ class ConfigRun:
 
 def stream_key(claim: str, null: str) -> tuple[int, int]:
     """Each claim and null draws from its own stream of the config's seed, named by
-    the claim's name (not its position: reordering claims changes nothing)."""
-    return zlib.crc32(claim.encode("utf-8")), NULLS.index(null)
+    the claim's name and the null's fixed stream id (not their positions: reordering
+    claims or registering a new null changes nothing)."""
+    return zlib.crc32(claim.encode("utf-8")), NULL_REGISTRY[null].stream_id
 
 
 def _claim_options(config: Config, claim) -> dict:
