@@ -98,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 code = _COMMANDS[args.command](args)
             except PermtestError as exc:
-                if args.debug:
+                if args.debug or signals.received is not None:
                     raise
                 for line in str(exc).split("\n"):
                     _say(f"error: {line}", sys.stderr)
                 code = EXIT_USAGE
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
+        # A signal's exception can surface as another one: raised inside a C
+        # extension's initialisation (numpy importing datetime), it comes back as an
+        # ImportError. Once a signal has been received, any failure is its doing.
+        if not isinstance(exc, KeyboardInterrupt):
+            if signals.received is None or not isinstance(exc, Exception):
+                raise
+            exc = Terminated() if signals.received == signal.SIGTERM else KeyboardInterrupt()
         if args is not None and args.debug:
             signals.restore(program=False)
             raise
@@ -125,6 +132,7 @@ class _Signals:
 
     def __init__(self):
         self.raised = False
+        self.received: int | None = None  # the signal that raised, if one did
         self.previous: dict = {}
 
     def install(self) -> None:
@@ -137,6 +145,7 @@ class _Signals:
         if self.raised:
             return
         self.raised = True
+        self.received = signum
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     def restore(self, program: bool) -> None:

@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 import permtest
-from permtest import files, plots, report, runner, sequential
+from permtest import cli, files, plots, report, runner, sequential
 from permtest.cli import main
 from permtest.config import load
 from permtest.errors import PermtestError, warn
@@ -178,6 +178,25 @@ def test_sigint_while_numpy_is_imported_is_an_interruption_not_a_traceback(tmp_p
     assert proc.returncode == 130, err
     assert err == "interrupted: no report was written\n" and out == ""
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("signum, code, head", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 143, "interrupted by SIGTERM")])
+@pytest.mark.parametrize("becomes", [ImportError('PyCapsule_Import could not import module "datetime"'),
+                                     PermtestError("minilm: cannot load the model (interrupted)")])
+def test_a_signal_that_surfaces_as_another_error_is_still_an_interruption(monkeypatch, capsys, signum, code, head,
+                                                                         becomes):
+    # Raised inside a C extension's initialisation, the KeyboardInterrupt comes back
+    # as an ImportError (numpy, seen in CI); a loader may turn that into its own error.
+    def command(args):
+        try:
+            signal.raise_signal(signum)
+        except KeyboardInterrupt:
+            raise becomes from None
+
+    monkeypatch.setitem(cli._COMMANDS, "sources", command)
+    assert main(["sources"]) == code
+    assert capsys.readouterr().err == f"{head}\n"
 
 
 def test_importing_the_command_line_loads_no_heavy_module():
