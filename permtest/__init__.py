@@ -22,12 +22,13 @@ _PUBLIC = {
     "PermutationResult": "engine",
     "permutation_test": "engine",
     "PermtestError": "errors",
+    "register_statistic": "measures",
     "run_config": "runner",
     "load_source": "sources",
 }
 
-__all__ = ["Embeddings", "PermutationResult", "PermtestError", "load_source", "permutation_test", "run_config",
-           "__version__"]
+__all__ = ["Embeddings", "PermutationResult", "PermtestError", "load_source", "permutation_test",
+           "register_statistic", "run_config", "__version__"]
 
 
 def __getattr__(name: str):

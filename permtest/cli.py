@@ -308,10 +308,13 @@ def _check(args) -> int:
 def _validate_all(configs, device: str | None = None, report_ok: bool = False) -> None:
     """``runner.validate`` for every config (an "ok" line for each good one when
     ``report_ok``); then one error listing the problems of all."""
-    from .runner import validate
+    from .runner import loaded_code, validate
 
     problems = []
     for config in configs:
+        if report_ok:
+            for code in loaded_code(config):
+                _say(f"{config.path}: loads code: {code}")
         try:
             emb, tests = validate(config, device)
         except PermtestError as exc:

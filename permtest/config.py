@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from . import corrections, measures, preprocess as _preprocess, yamlfile
+from . import corrections, measures, preprocess as _preprocess, usercode, yamlfile
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .errors import PermtestError, did_you_mean, printable, shown
 from .files import read_bytes
@@ -55,7 +55,7 @@ CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alter
 @dataclass(frozen=True)
 class Claim:
     name: str
-    statistic: str
+    statistic: str | usercode.FunctionRef  # a name, or {function: "stats.py:f"} (file resolved)
     groups: dict[str, list[str]]
     nulls: tuple[str, ...]
     expect: dict[str, str]  # null -> expectation; empty when the claim is not gated
@@ -392,6 +392,8 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     statistic = item.get("statistic")
     if statistic is None:
         problems.add(f"missing; one of {', '.join(measures.STATISTICS)}", name, "statistic")
+    elif isinstance(statistic, Mapping):
+        statistic = _function_statistic(statistic, problems, name)
     elif statistic not in measures.STATISTICS:
         hint = did_you_mean(statistic, measures.STATISTICS) if isinstance(statistic, str) else ""
         problems.add(f"unknown statistic {shown(statistic)}{hint}; valid: {', '.join(measures.STATISTICS)}",
@@ -410,22 +412,25 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     if not isinstance(params, Mapping):
         problems.add(f"must be a mapping; got {type(params).__name__}", name, "params")
         params = {}
-    if params.get("other") is not None:  # rsa against another source: a source spec
-        params = {**params, "other": _resolve_source_paths(params["other"], problems.path.parent, problems)}
+    # Code is not loaded here: only built-in and registered statistics are known yet.
+    declared = measures.STATISTICS.declared(statistic)
+    source = declared.other_source if declared else None
+    if source and params.get(source) is not None:  # rsa against another source: a source spec
+        params = {**params, source: _resolve_source_paths(params[source], problems.path.parent, problems)}
         try:
-            normalize_spec(params["other"])
+            normalize_spec(params[source])
         except PermtestError as exc:
-            problems.add(str(exc), name, "params.other")
+            problems.add(str(exc), name, f"params.{source}")
 
     nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
     expect = _check_expect(item.get("expect"), nulls, problems, name)
 
-    if statistic in measures.STATISTICS and groups:
+    if declared is not None and groups:
         # Empty or malformed groups were reported above; they still count as groups.
         sizes = {g: len(w) if isinstance(w, list) else 0 for g, w in groups.items()}
-        for problem in measures.shape_problems(statistic, sizes):
+        for problem in declared.shape_problems(sizes):
             problems.add(problem, name, "groups")
-    mantel = statistic == "rsa" and isinstance(params, Mapping) and params.get("other") is not None
+    mantel = source is not None and params.get(source) is not None  # labels then permutes words
     if "labels" in nulls and groups and len(groups) < 2 and not mantel:
         problems.add("the labels null permutes group membership and needs 2+ groups; "
                      f"this claim has {len(groups)}", name, "nulls")
@@ -434,6 +439,24 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     return Claim(name=name, statistic=statistic, groups={g: list(w) for g, w in groups.items()},
                  nulls=tuple(nulls), expect=expect, params=dict(params), alternative=merged["alternative"],
                  pool=merged["pool"], pool_size=merged["pool_size"], match=merged["match"])
+
+
+def _function_statistic(statistic: Mapping, problems: _Problems, claim: str) -> usercode.FunctionRef | None:
+    """``{function: "stats.py:name"}`` (a file relative to the config's folder) or
+    ``{function: "package.module:name"}``; parameters go in the claim's ``params``.
+    Nothing is read or run here."""
+    for key in statistic:
+        if key != "function":
+            hint = "; a statistic's parameters go in the claim's 'params'" if key == "params" else ""
+            problems.add(f"unknown key{hint}", claim, f"statistic.{key}")
+    if "function" not in statistic:
+        problems.add(f"a statistic given as a mapping needs 'function': {usercode.FORMS}", claim, "statistic")
+        return None
+    try:
+        return usercode.parse(statistic["function"], problems.path.parent)
+    except PermtestError as exc:
+        problems.add(str(exc), claim, "statistic.function")
+        return None
 
 
 def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:

@@ -63,7 +63,7 @@ class PermutationResult:
 def permutation_test(
     emb: Embeddings,
     groups,
-    statistic: str = "coherence",
+    statistic="coherence",
     null: str = "tokens",
     permutations: int = 10_000,
     seed: int = 0,
@@ -87,6 +87,14 @@ def permutation_test(
     progress=None,
 ) -> PermutationResult:
     """Permutation test of one claim about ``emb`` under one null model.
+
+    ``statistic`` is a name (a built-in statistic, one registered with
+    :func:`permtest.register_statistic` or by an installed package) or a function
+    ``f(vectors, labels, **params)``: ``vectors`` float64 of shape ``(B, n, d)``,
+    ``labels`` integer group indices of shape ``(n,)`` or ``(B, n)``, both
+    read-only, returning ``B`` values. A function is checked before any
+    permutation on a small batch of real draws (:meth:`permtest.measures.FunctionMeasure.verify`)
+    and gets the same draws, seeds, nulls and p-values as a built-in statistic.
 
     The p-value is ``(1 + b) / (1 + m)`` for ``m`` random permutations of which ``b``
     are at least as extreme as the observed value (see
@@ -114,6 +122,7 @@ def permutation_test(
                  preprocess, subwords, pool, pool_size, match, batch_size, backend, stream, where,
                  alpha, early_stop, tail, device)
     bounds = _early_stop_rule(plan, alternative, alpha, early_stop)
+    statistic = plan.measure.name
     observed = float(plan.measure(plan.observed_draw)[0])
     if not np.isfinite(observed):
         raise PermtestError(f"{where}statistic '{statistic}' is undefined for these words (observed value "
@@ -127,7 +136,7 @@ def permutation_test(
         from . import gpu
 
         null_distribution = gpu.null_distribution(
-            preprocessed(emb, preprocess), plan.groups, statistic, null, plan.permutations, plan.seed,
+            preprocessed(emb, preprocess), plan.groups, plan.measure.name, null, plan.permutations, plan.seed,
             stream=plan.stream, device=device, batch_size=batch_size,
             pool=plan.null.pool if null == "tokens" else None)
         plan.details["device"] = device
@@ -177,7 +186,7 @@ def _tail_estimate(plan, observed, null, alternative) -> dict | None:
     return gpd.gpd_tail(*_one_sided(plan, observed, null, alternative))
 
 
-def _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where) -> None:
+def _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where) -> None:
     """The options that change how a test runs, checked before any heavy work."""
     if tail not in TAILS:
         raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
@@ -194,9 +203,10 @@ def _check_run_options(measure, statistic, null, alternative, alpha, early_stop,
         from . import gpu
 
         gpu.available(device)
-        if statistic not in gpu.STATISTICS or null not in gpu.NULLS:
+        if not measure.statistic.device or null not in gpu.NULLS:
             raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} under "
-                                f"{', '.join(gpu.NULLS)}; {statistic} under {null} runs on the CPU (leave device out)")
+                                f"{', '.join(gpu.NULLS)}; {measure.name} under {null} runs on the CPU "
+                                f"(leave device out)")
         if early_stop not in (False, None):
             raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
 
@@ -256,13 +266,15 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
         _check_int("pool_size", pool_size, 2, where)
     if resolved is None:
         word_groups = resolve(emb, groups, subwords, where)
-        other = _other_vectors(statistic, params, groups, subwords, preprocess, where)
-        measure = measures.make(statistic, word_groups, params, where, other_vectors=other)
+        declared = measures.lookup(statistic, where)
+        other = _other_vectors(declared, params, groups, subwords, preprocess, where)
+        measure = measures.make(declared, word_groups, params, where, other_vectors=other)
     else:
         word_groups, measure = resolved
-        other = params.get("other") if statistic == "rsa" and params else None  # only said below
-    if null not in measure.nulls:
-        raise PermtestError(f"{where}null '{null}' does not apply to {statistic}"
+        source = measure.statistic.other_source
+        other = params.get(source) if source and params else None  # only said below
+    if measure.nulls is not None and null not in measure.nulls:
+        raise PermtestError(f"{where}null '{null}' does not apply to {measure.name}"
                             f"{' against another source' if other is not None else ''}; "
                             f"use one of {', '.join(measure.nulls)}")
     if null == "labels" and np.unique(measure.labels[measure.exchangeable]).size < 2:
@@ -273,29 +285,57 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
                             f"(the other entries of {emb.name}'s vocabulary); got {measure.k}")
     if alternative not in inference.ALTERNATIVES:
         raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
-    _check_run_options(measure, statistic, null, alternative, alpha, early_stop, tail, device, where)
+    _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where)
     pool_model = None
     if null == "tokens":
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
         pool_model.check_room(word_groups, where)
         if measure.reads_neighbors and pool_size is None:
             measures.check_neighbor_table(pool_model.order.size, emb.shape, measure.k, where)
+    if isinstance(measure, measures.FunctionMeasure) and _labels_shape(null) not in measure.verified:
+        _verify(emb, word_groups, measure, null, preprocess)
     return word_groups, measure, pool_model
 
 
-def _other_vectors(statistic, params, groups, subwords, preprocess, where) -> np.ndarray | None:
-    """For ``rsa`` against another source: the claim's words in that source."""
-    if statistic != "rsa" or not params or params.get("other") is None:
+def _labels_shape(null: str) -> int:
+    """1: draws carry the claim's labels ``(n,)``; 2: the labels null's ``(B, n)``."""
+    return 2 if null == "labels" else 1
+
+
+def _verify(emb, word_groups: WordGroups, measure, null: str, preprocess: str) -> None:
+    """Check a user statistic on a small batch of real draws: the claim's own words
+    (the observed draw, computed as the run computes it), then the words at the next
+    rows of the vocabulary; under the ``labels`` null with the labels rearranged.
+    Nothing random: the run's streams are untouched."""
+    try:
+        matrix = preprocessed(emb, preprocess)
+    except PermtestError:
+        return  # the preprocessing's own error is reported where it is computed
+    shifts = np.arange(measures.TRIAL_DRAWS)[:, None]
+    rows = (word_groups.piece_rows[None, :] + shifts) % matrix.shape[0]
+    vectors = word_groups.pool(matrix[rows].astype(np.float64))
+    labels = measure.labels
+    if null == "labels":
+        labels = np.stack([np.roll(labels, int(shift)) for shift in shifts[:, 0]])
+    measure.verify(vectors, labels)
+    measure.verified.add(_labels_shape(null))
+
+
+def _other_vectors(declared, params, groups, subwords, preprocess, where) -> np.ndarray | None:
+    """For a statistic against another source (``rsa`` with ``params.other``): the
+    claim's words in that source."""
+    source = declared.other_source
+    if source is None or not params or params.get(source) is None:
         return None
     from .sources import load_source
 
-    other = params["other"]
+    other = params[source]
     words = [w for members in groups.values() for w in members]
     try:
         other_emb = other if isinstance(other, Embeddings) else load_source(other, words=words)
     except PermtestError as exc:
-        raise PermtestError(f"{where}params.other: {exc}") from None
-    other_groups = resolve(other_emb, groups, subwords, f"{where}params.other: ")
+        raise PermtestError(f"{where}params.{source}: {exc}") from None
+    other_groups = resolve(other_emb, groups, subwords, f"{where}params.{source}: ")
     matrix = preprocessed(other_emb, preprocess)
     return other_groups.pool(matrix[other_groups.piece_rows].astype(np.float64)[None])[0]
 

@@ -89,13 +89,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import measures
 from .errors import PermtestError, one_of
 from .nulls import columns_domain, shuffle_domain, tokens_domain
 from .pools import Pool
 from .sampling import Domain
 from .wordgroups import WordGroups
 
-STATISTICS = ("coherence", "separation", "silhouette")
+# The statistics declared with device=True (permtest.measures); each has a torch version below.
+STATISTICS = tuple(s.name for s in measures.builtins() if s.device)
 NULLS = ("shuffle", "columns", "tokens", "labels")
 SEED_BLOCK = 1000  # permutations per generator
 LABEL_DOMAIN = 1 << 26  # labels null: ranks of distinct keys from [0, 2^26)

@@ -1,44 +1,73 @@
-"""The named statistics of the config: their parameters, which nulls apply, what
-the ``labels`` null may permute, and how each is computed from a null model's
-:class:`~permtest.nulls.Draw`.
+"""The statistics, each declared once in one registry.
 
-The arithmetic lives in :mod:`permtest.statistics`; this module validates and
-wires it.
+A :class:`Statistic` says everything permtest knows about a statistic: its name,
+how many groups it takes, its parameters (defaults and validation), which nulls
+apply, what the ``labels`` null may exchange, whether it reads neighbour lists,
+whether the device engine computes it, and the function. Config validation,
+``permtest check``, the engine and the README's table read :data:`STATISTICS`;
+nothing else lists statistic names. Adding a built-in statistic is one
+``_builtin(Statistic(...))`` below (its arithmetic, if new, in
+:mod:`permtest.statistics`).
+
+A user statistic is a function ``f(vectors, labels, **params) -> (B,)``
+(:class:`FunctionMeasure`): passed to ``permutation_test(statistic=f)``,
+registered by name with :func:`register_statistic`, named by a config
+(``statistic: {function: "stats.py:f"}``, :mod:`permtest.usercode`) or shipped by
+a package in the entry-point group ``permtest.statistics``. It is checked once,
+before any permutation, on a small batch of real draws (:meth:`FunctionMeasure.verify`).
+
+A :class:`Measure` is a statistic bound to a claim's groups and parameters: what
+the engine calls on each :class:`~permtest.nulls.Draw`.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from . import statistics
-from .errors import PermtestError
-from .errors import one_of
-from .nulls import NULLS, Draw
+from . import statistics, usercode
+from .checks import integer_problem
+from .errors import PermtestError, one_of, shown
 from .wordgroups import WordGroups
 
-STATISTICS = ("coherence", "separation", "silhouette", "neighbors", "weat", "rsa")
-MIN_GROUPS = {"coherence": 1, "separation": 2, "silhouette": 2, "neighbors": 1, "weat": 4, "rsa": 1}
-MAX_GROUPS = {"weat": 4}
-PARAMS = {
-    "coherence": {}, "separation": {}, "silhouette": {},
-    "neighbors": {"k": 10, "query": None, "target": None},
-    "weat": {"targets": None, "attributes": None},
-    "rsa": {"other": None},
-}
+if TYPE_CHECKING:
+    from .nulls import Draw
+
+# A parameter without a default (a user function's keyword argument without one).
+REQUIRED = inspect.Parameter.empty
+# Values computed in one batch and one draw at a time must agree to this relative
+# tolerance (relative to the largest value of the batch): a statistic computes
+# each draw from that draw alone, up to the rounding of a different summation order.
+BATCH_RTOL = 1e-12
+TRIAL_DRAWS = 3  # draws in the batch a user statistic is checked on
 
 
 class Measure:
     """A statistic bound to a claim's groups and validated parameters."""
 
-    reads_neighbors = False
     # WEAT's two-sided test compares |statistic| with |null| (Caliskan et al.).
     two_sided_on_magnitude = False
-    nulls = NULLS
 
-    def __init__(self, name: str, groups: WordGroups, params: dict):
-        self.name = name
+    def __init__(self, statistic: Statistic, groups: WordGroups, params: dict, where: str = "",
+                 other_vectors: np.ndarray | None = None):
+        self.statistic = statistic
         self.groups = groups
         self.params = params
+        self.where = where
+        self.nulls = statistic.nulls  # None: every null
+
+    @property
+    def name(self) -> str:
+        return self.statistic.name
+
+    @property
+    def reads_neighbors(self) -> bool:
+        return self.statistic.reads_neighbors
 
     @property
     def labels(self) -> np.ndarray:
@@ -48,7 +77,9 @@ class Measure:
     @property
     def exchangeable(self) -> np.ndarray:
         """Positions whose labels the ``labels`` null may exchange."""
-        return np.ones(self.labels.size, dtype=bool)
+        if self.statistic.exchange is None:
+            return np.ones(self.labels.size, dtype=bool)
+        return self.statistic.exchange(self.groups, self.params)
 
     def __call__(self, draw: Draw) -> np.ndarray:
         raise NotImplementedError
@@ -59,23 +90,20 @@ class Measure:
 
 
 class CosineMeasure(Measure):
-    _functions = {"coherence": statistics.coherence, "separation": statistics.separation,
-                  "silhouette": statistics.silhouette}
+    """``function(cosines, labels, n_groups)``: coherence, separation, silhouette."""
 
     def __call__(self, draw: Draw) -> np.ndarray:
-        return self._functions[self.name](statistics.cosines(draw.vectors), draw.labels, self.groups.n_groups)
+        return self.statistic.function(statistics.cosines(draw.vectors), draw.labels, self.groups.n_groups)
 
 
 class NeighborsMeasure(Measure):
-    reads_neighbors = True
-
     @property
     def k(self) -> int:
         return int(self.params["k"])
 
     def __call__(self, draw: Draw) -> np.ndarray:
-        return statistics.neighbor_fraction(draw.neighbors, draw.rows, draw.labels, self.groups.n_groups,
-                                            query=self.params.get("_query"), target=self.params.get("_target"))
+        return self.statistic.function(draw.neighbors, draw.rows, draw.labels, self.groups.n_groups,
+                                       query=self.params.get("_query"), target=self.params.get("_target"))
 
 
 class WeatMeasure(Measure):
@@ -84,20 +112,16 @@ class WeatMeasure(Measure):
 
     two_sided_on_magnitude = True
 
-    def __init__(self, name, groups, params):
-        super().__init__(name, groups, params)
+    def __init__(self, statistic, groups, params, where="", other_vectors=None):
+        super().__init__(statistic, groups, params, where)
         self.x, self.y = params["_targets"]
         a, b = params["_attributes"]
         self.attribute_a = groups.labels == a
         self.attribute_b = groups.labels == b
 
-    @property
-    def exchangeable(self) -> np.ndarray:
-        return (self.groups.labels == self.x) | (self.groups.labels == self.y)
-
     def _both(self, draw: Draw):
-        return statistics.weat(statistics.cosines(draw.vectors), draw.labels, self.attribute_a,
-                               self.attribute_b, self.x, self.y)
+        return self.statistic.function(statistics.cosines(draw.vectors), draw.labels, self.attribute_a,
+                                       self.attribute_b, self.x, self.y)
 
     def __call__(self, draw: Draw) -> np.ndarray:
         return self._both(draw)[0]
@@ -111,8 +135,8 @@ class RsaMeasure(Measure):
     membership, or the same words' cosine distances in another source. Under the
     ``labels`` null the model's rows and columns are permuted together (Mantel)."""
 
-    def __init__(self, name, groups, params, other_vectors: np.ndarray | None = None):
-        super().__init__(name, groups, params)
+    def __init__(self, statistic, groups, params, where="", other_vectors: np.ndarray | None = None):
+        super().__init__(statistic, groups, params, where)
         self.other_ranks = None
         if other_vectors is not None:
             ranks = statistics.distance_ranks(other_vectors[None])[0]
@@ -137,45 +161,512 @@ class RsaMeasure(Measure):
         return self.other_ranks[labels[:, i], labels[:, j]]
 
     def __call__(self, draw: Draw) -> np.ndarray:
-        return statistics.rsa_in_chunks(draw.vectors, draw.labels, self._model_ranks)
+        return self.statistic.function(draw.vectors, draw.labels, self._model_ranks)
 
 
-def make(name: str, groups: WordGroups, params: dict | None, where: str = "",
+class FunctionMeasure(Measure):
+    """A user's ``function(vectors, labels, **params)``: ``vectors`` float64 of shape
+    ``(B, n, d)``, ``labels`` integer group indices of shape ``(n,)`` or ``(B, n)``
+    (the ``labels`` null), both read-only; returns ``B`` values. Every call's
+    output is checked (type, shape, no NaN), and every problem is one line naming
+    the function."""
+
+    def __init__(self, statistic, groups, params, where="", other_vectors=None):
+        super().__init__(statistic, groups, params, where)
+        self.kwargs = {key: value for key, value in params.items() if not key.startswith("_")}
+        self.verified: set[int] = set()  # label shapes (1: (n,), 2: (B, n)) already verified
+
+    @property
+    def _prefix(self) -> str:
+        return f"{self.where}statistic {self.name}: "
+
+    def __call__(self, draw: Draw) -> np.ndarray:
+        vectors, labels = _inputs(draw.vectors, draw.labels)
+        values = self._values(vectors, labels)
+        if np.isnan(values).any():
+            raise PermtestError(f"{self._prefix}returned NaN for {np.isnan(values).sum()} of {values.size} draws of "
+                                f"the null; a statistic must be defined for every draw (a NaN never counts as "
+                                f"extreme, so it would make the p-value too small)")
+        return values
+
+    def _values(self, vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        try:
+            out = self.statistic.function(vectors, labels, **self.kwargs)
+        except Exception as exc:
+            raise PermtestError(f"{self._prefix}raised {usercode.describe(exc)}") from exc
+        batch = vectors.shape[0]
+        try:
+            values = np.asarray(out)
+        except Exception:  # a ragged list, an object numpy cannot read
+            values = None
+        if values is None or values.dtype.kind not in "biuf":
+            what = type(out).__name__ if values is None or values.dtype.kind == "O" else f"dtype {values.dtype}"
+            raise PermtestError(f"{self._prefix}returned {what}; expected a float array of shape ({batch},)")
+        if values.shape != (batch,):
+            raise PermtestError(f"{self._prefix}returned shape {values.shape}; expected ({batch},)")
+        return values.astype(np.float64)
+
+    def verify(self, vectors: np.ndarray, labels: np.ndarray) -> float:
+        """Checks, as MNE does for ``stat_fun``, on a small batch of real draws
+        (``vectors`` ``(B, n, d)``, the first draw the claim's own words): the output
+        is a float array of shape ``(B,)``; each value equals the one computed for
+        its draw alone (relative tolerance :data:`BATCH_RTOL`); the observed value is
+        finite. Returns the observed value."""
+        vectors, labels = _inputs(vectors, labels)
+        batch = self._values(vectors, labels)
+        one_by_one = np.array([self._values(vectors[i:i + 1], labels if labels.ndim == 1 else labels[i:i + 1])[0]
+                               for i in range(vectors.shape[0])])
+        observed = one_by_one[0]
+        if not np.isfinite(observed):
+            raise PermtestError(f"{self._prefix}observed value is {observed} for the claim's own words; it must be "
+                                f"finite")
+        scale = _scale(batch, one_by_one)
+        differ = ~np.isclose(batch, one_by_one, rtol=BATCH_RTOL, atol=BATCH_RTOL * scale, equal_nan=True)
+        if differ.any():
+            i = int(np.flatnonzero(differ)[0])
+            raise PermtestError(f"{self._prefix}draw {i} of a batch of {batch.size} gives {float(batch[i])!r} in the "
+                                f"batch and {float(one_by_one[i])!r} alone (relative tolerance {BATCH_RTOL:g}); a "
+                                f"statistic must compute each draw of the batch from that draw alone")
+        return float(observed)
+
+    def details(self, draw: Draw) -> dict:
+        return {"statistic_code": dict(self.statistic.origin)} if self.statistic.origin else {}
+
+
+def _scale(*arrays: np.ndarray) -> float:
+    values = np.abs(np.concatenate(arrays))
+    values = values[np.isfinite(values)]
+    return float(values.max()) if values.size else 0.0
+
+
+def _inputs(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only float64 ``(B, n, d)`` vectors and read-only labels: under the
+    ``labels`` null every draw shares the claim's vectors (broadcast, not copied)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    labels = np.asarray(labels).view()
+    labels.flags.writeable = False
+    batch = max(vectors.shape[0], labels.shape[0] if labels.ndim == 2 else 1)
+    return np.broadcast_to(vectors, (batch,) + vectors.shape[1:]), labels
+
+
+@dataclass(frozen=True, eq=False)
+class Statistic:
+    """One statistic, declared once.
+
+    Parameters
+    ----------
+    name : str
+        What configs, the API and reports call it.
+    function : callable
+        The arithmetic. For a user statistic (the default ``measure``),
+        ``function(vectors, labels, **params)`` returning shape ``(B,)``.
+    measure : type
+        The :class:`Measure` that feeds a draw to ``function``.
+    summary : str
+        One line for the README's table.
+    min_groups, max_groups : int, int or None
+        How many groups a claim must have (``max_groups=None``: no upper bound).
+    params : mapping or None
+        Parameter name -> default (:data:`REQUIRED` when there is none); None
+        accepts any keyword (a function with ``**kwargs``).
+    check : callable or None
+        ``check(values, groups, where)``: validates the parameters against the
+        claim's groups (raising PermtestError) and may add private ``_name`` entries.
+    shape : callable or None
+        ``shape(sizes)`` -> problems the group sizes rule out, beyond the counts.
+    nulls : tuple of str or None
+        The nulls that apply, by name; None: every null.
+    exchange : callable or None
+        ``exchange(groups, values)`` -> which words' labels the ``labels`` null may
+        exchange (a boolean mask); None: every word's.
+    other_source : str or None
+        A parameter that names another source: the engine loads the claim's words
+        in it and gives their vectors to the measure (``rsa``).
+    reads_neighbors : bool
+        Draws must carry neighbour lists (``neighbors``).
+    device : bool
+        The device engine (:mod:`permtest.gpu`) computes it.
+    origin : mapping or None
+        For user code: where it came from (reported in the JSON).
+    """
+
+    name: str
+    function: Callable
+    measure: type[Measure] = FunctionMeasure
+    summary: str = ""
+    min_groups: int = 1
+    max_groups: int | None = None
+    params: Mapping[str, object] | None = field(default_factory=dict)
+    check: Callable | None = None
+    shape: Callable | None = None
+    nulls: tuple[str, ...] | None = None
+    exchange: Callable | None = None
+    other_source: str | None = None
+    reads_neighbors: bool = False
+    device: bool = False
+    origin: Mapping | None = None
+
+    @property
+    def groups_text(self) -> str:
+        """``1+``, ``2+`` or ``4``: the README's groups column."""
+        if self.max_groups is None:
+            return f"{self.min_groups}+"
+        if self.max_groups == self.min_groups:
+            return str(self.min_groups)
+        return f"{self.min_groups}-{self.max_groups}"
+
+    def parameters(self, given: Mapping | None, where: str = "") -> dict:
+        """The parameters a claim gave, checked against the declared ones, with defaults."""
+        given = dict(given or {})
+        if self.params is None:
+            return given
+        for key in given:
+            if key not in self.params:
+                choices = ", ".join(self.params) or "none"
+                raise PermtestError(f"{where}statistic '{self.name}' has no parameter {key!r} (parameters: {choices})")
+        missing = [key for key, default in self.params.items() if default is REQUIRED and key not in given]
+        if missing:
+            raise PermtestError(f"{where}statistic '{self.name}' needs parameter {missing[0]!r} (set params: "
+                                f"{{{missing[0]}: ...}})")
+        return {**self.params, **given}
+
+    def shape_problems(self, sizes: Mapping[str, int]) -> list[str]:
+        """What the number and sizes of a claim's groups rule out, known before any
+        word is looked up (config validation reports these for every claim at once)."""
+        problems = []
+        if len(sizes) < self.min_groups:
+            problems.append(f"statistic '{self.name}' needs at least {self.min_groups} groups; got {len(sizes)}")
+        if self.max_groups is not None and len(sizes) > self.max_groups:
+            problems.append(f"statistic '{self.name}' takes exactly {self.max_groups} groups; got {len(sizes)}"
+                            if self.max_groups == self.min_groups else
+                            f"statistic '{self.name}' takes at most {self.max_groups} groups; got {len(sizes)}")
+        if self.shape is not None:
+            problems += self.shape(sizes)
+        return problems
+
+
+class Registry(Mapping):
+    """Statistic name -> :class:`Statistic`: the built-in ones, those registered in
+    this process (:func:`register_statistic`), then those installed packages declare
+    in the entry-point group ``permtest.statistics`` (loaded, which runs their code,
+    only when named). A built-in name cannot be taken: no existing config's numbers
+    can change."""
+
+    def __init__(self):
+        self._declared: dict[str, Statistic] = {}
+        self._builtin: list[str] = []
+        self._loaded: dict[tuple[str, str], Statistic] = {}
+
+    def declare(self, statistic: Statistic, builtin: bool = False) -> Statistic:
+        if statistic.name in self._builtin:
+            raise PermtestError(f"statistic '{statistic.name}' is built in; choose another name")
+        self._declared[statistic.name] = statistic
+        if builtin:
+            self._builtin.append(statistic.name)
+        return statistic
+
+    def builtins(self) -> list[Statistic]:
+        return [self._declared[name] for name in self._builtin]
+
+    def declared(self, name) -> Statistic | None:
+        """A built-in or registered statistic; None for anything else (no code runs)."""
+        return self._declared.get(name) if isinstance(name, str) else None
+
+    def entry_point(self, name):
+        """The entry point that would provide ``name``, or None (nothing loaded)."""
+        if not isinstance(name, str) or name in self._declared:
+            return None
+        return usercode.entry_points().get(name)
+
+    def __getitem__(self, name: str) -> Statistic:
+        if name in self._declared:
+            return self._declared[name]
+        point = self.entry_point(name)
+        if point is None:
+            raise KeyError(name)
+        key = (point.name, point.value)
+        if key not in self._loaded:
+            self._loaded[key] = _from_object(usercode.load_entry_point(point), point.name,
+                                             {"code": usercode.entry_point_location(point)})
+        return self._loaded[key]
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and (name in self._declared or self.entry_point(name) is not None)
+
+    def __iter__(self):
+        yield from self._declared
+        yield from (name for name in usercode.entry_points() if name not in self._declared)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+STATISTICS = Registry()
+
+
+def _builtin(statistic: Statistic) -> Statistic:
+    return STATISTICS.declare(statistic, builtin=True)
+
+
+def builtins() -> list[Statistic]:
+    """The built-in statistics' declarations, in the README's order."""
+    return STATISTICS.builtins()
+
+
+def lookup(statistic, where: str = "") -> Statistic:
+    """The declaration of ``statistic``: a name (built in, registered or an entry
+    point), a :class:`~permtest.usercode.FunctionRef` a config gave, a callable, or
+    a :class:`Statistic`. Loading code a reference names runs it."""
+    if isinstance(statistic, Statistic):
+        return statistic
+    if isinstance(statistic, usercode.FunctionRef):
+        try:
+            function, sha256 = usercode.load(statistic)
+        except PermtestError as exc:
+            raise PermtestError(f"{where}statistic {statistic.text}: {exc}") from None
+        origin = {"function": statistic.text, "code": statistic.location}
+        return from_function(function, name=statistic.text, origin={**origin, "sha256": sha256} if sha256 else origin)
+    if isinstance(statistic, str):
+        if statistic in STATISTICS:
+            try:
+                return STATISTICS[statistic]
+            except PermtestError as exc:
+                raise PermtestError(f"{where}statistic {statistic}: {exc}") from None
+        raise PermtestError(f"{where}{one_of('statistic', statistic, STATISTICS)}")
+    if callable(statistic):
+        return from_function(statistic)
+    raise PermtestError(f"{where}{one_of('statistic', statistic, STATISTICS)} (or a function f(vectors, labels))")
+
+
+def loads_code(statistic) -> str | None:
+    """The code a config's statistic would load, for ``permtest check`` (nothing is
+    loaded here): a file or module function, or an installed entry point."""
+    if isinstance(statistic, usercode.FunctionRef):
+        return statistic.location
+    point = STATISTICS.entry_point(statistic)
+    return None if point is None else usercode.entry_point_location(point)
+
+
+def make(statistic, groups: WordGroups, params: dict | None, where: str = "",
          other_vectors: np.ndarray | None = None) -> Measure:
-    """Validate a statistic name, its parameters and the groups it needs.
+    """Validate a statistic, its parameters and the groups it needs; bind them.
 
-    ``other_vectors``: for ``rsa`` with ``params.other``, the claim's words in the
-    other source (the engine loads it)."""
-    if name not in STATISTICS:
-        raise PermtestError(f"{where}{one_of('statistic', name, STATISTICS)}")
-    params = dict(params or {})
-    allowed = PARAMS[name]
-    for key in params:
-        if key not in allowed:
-            choices = ", ".join(allowed) or "none"
-            raise PermtestError(f"{where}statistic '{name}' has no parameter {key!r} (parameters: {choices})")
-    values = {**allowed, **params}
-    n_groups = groups.n_groups
-    problems = shape_problems(name, dict(zip(groups.names, groups.sizes)))
+    ``other_vectors``: for a statistic with an ``other_source`` parameter set (``rsa``
+    with ``params.other``), the claim's words in the other source (the engine loads it)."""
+    declared = lookup(statistic, where)
+    values = declared.parameters(params, where)
+    problems = declared.shape_problems(dict(zip(groups.names, groups.sizes)))
     if problems:
         raise PermtestError(where + problems[0])
-    if name == "neighbors":
-        _neighbors_params(values, groups, where)
-        return NeighborsMeasure(name, groups, values)
-    if name == "weat":
-        _weat_params(values, groups, where)
-        return WeatMeasure(name, groups, values)
-    if name == "rsa":
-        if len(groups.words) < 3:
-            raise PermtestError(f"{where}rsa needs 3+ words (a distance matrix with 3+ entries)")
-        if values["other"] is None and n_groups < 2:
-            raise PermtestError(f"{where}rsa against group membership needs 2+ groups; got {n_groups} "
-                                f"(or set params.other to compare with another source)")
-        if values["other"] is None and max(groups.sizes) < 2:
-            raise PermtestError(f"{where}rsa against group membership needs a group with 2+ words: with one word "
-                                f"per group every pair is between groups, so the model does not vary")
-        return RsaMeasure(name, groups, values, other_vectors)
-    return CosineMeasure(name, groups, values)
+    if declared.check is not None:
+        declared.check(values, groups, where)
+    return declared.measure(declared, groups, values, where, other_vectors)
+
+
+def from_function(function: Callable, name: str | None = None, min_groups: int = 1, max_groups: int | None = None,
+                  params: Mapping | None = None, nulls=None, origin: Mapping | None = None) -> Statistic:
+    """A declaration for a user function; its parameters, unless given, are the
+    keyword parameters after ``(vectors, labels)`` in its signature."""
+    if name is None:
+        name = getattr(function, "__name__", None) or type(function).__name__
+    if origin is None:
+        module, qualname = getattr(function, "__module__", None), getattr(function, "__qualname__", None)
+        origin = {"code": f"{module}:{qualname}"} if module and qualname else None
+    return Statistic(name, function, FunctionMeasure, min_groups=min_groups, max_groups=max_groups,
+                     params=_signature_params(function) if params is None else dict(params),
+                     nulls=None if nulls is None else tuple(nulls), origin=origin)
+
+
+def _signature_params(function: Callable) -> dict | None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature: no parameters
+        return {}
+    params: dict = {}
+    for parameter in list(signature.parameters.values())[2:]:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            return None
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            params[parameter.name] = parameter.default
+    return params
+
+
+def _from_object(loaded, name: str, origin: Mapping) -> Statistic:
+    """What an entry point names: a :class:`Statistic`, or a function."""
+    if isinstance(loaded, Statistic):
+        return replace(loaded, name=name, origin=origin)
+    if callable(loaded):
+        return from_function(loaded, name=name, origin=origin)
+    raise PermtestError(f"{origin['code']}: is {type(loaded).__name__!r}, not a function or a permtest Statistic")
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+
+
+def register_statistic(name: str, function: Callable, *, min_groups: int = 1, max_groups: int | None = None,
+                       params: Mapping | None = None, nulls=None) -> Statistic:
+    """Register a statistic under a name, for the API and for configs (``statistic: name``).
+
+    Parameters
+    ----------
+    name : str
+        A new name (letters, digits, ``_``, ``.``, ``-``); a built-in name cannot be
+        taken. Registering a name again replaces the earlier registration.
+    function : callable
+        ``function(vectors, labels, **params)``: ``vectors`` float64 of shape
+        ``(B, n, d)`` (``B`` draws of the claim's ``n`` words), ``labels`` integer
+        group indices of shape ``(n,)`` or ``(B, n)``, both read-only. Returns
+        ``B`` floats, each computed from its own draw alone.
+    min_groups, max_groups : int, int or None
+        How many groups a claim must have; ``max_groups=None`` means no upper bound.
+    params : mapping, optional
+        Parameter name -> default, passed to ``function`` as keyword arguments
+        (a claim's ``params`` override the defaults). Default: the keyword
+        parameters of ``function`` after ``(vectors, labels)``, with their defaults.
+    nulls : sequence of str, optional
+        The nulls that apply; default every null.
+
+    Returns
+    -------
+    Statistic
+        The declaration, now in :data:`STATISTICS`.
+
+    Raises
+    ------
+    PermtestError
+        A name that is taken or malformed, a function that is not callable, or
+        bounds, parameters or nulls that are not valid.
+
+    Examples
+    --------
+    >>> import numpy as np, permtest
+    >>> def spread(vectors, labels, power=1.0):
+    ...     return (np.linalg.norm(vectors, axis=-1) ** power).std(axis=1)
+    >>> permtest.register_statistic("spread", spread, params={"power": 2.0})  # doctest: +ELLIPSIS
+    Statistic(name='spread', ...)
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise PermtestError(f"name must be letters, digits, '_', '.' or '-' (not starting with a digit); "
+                            f"got {shown(name)}")
+    if not callable(function):
+        raise PermtestError(f"function must be callable f(vectors, labels); got {type(function).__name__}")
+    problem = integer_problem(min_groups, 1)
+    if problem:
+        raise PermtestError(f"min_groups {problem}")
+    if max_groups is not None:
+        problem = integer_problem(max_groups, int(min_groups))
+        if problem:
+            raise PermtestError(f"max_groups {problem} (min_groups) or None")
+    if params is not None and (not isinstance(params, Mapping)
+                               or not all(isinstance(k, str) and k and not k.startswith("_") for k in params)):
+        raise PermtestError(f"params must map parameter names (not starting with '_') to defaults; got {shown(params)}")
+    if nulls is not None:
+        # Checked against the nulls that exist; a declaration itself names them and
+        # never imports the list.
+        from .nulls import NULLS
+
+        if isinstance(nulls, str) or not all(isinstance(n, str) for n in nulls) or not nulls:
+            raise PermtestError(f"nulls must be a list of null names ({', '.join(NULLS)}); got {shown(nulls)}")
+        for null in nulls:
+            if null not in NULLS:
+                raise PermtestError(one_of("nulls", null, NULLS))
+    declared = from_function(function, name=name, min_groups=int(min_groups),
+                             max_groups=None if max_groups is None else int(max_groups), params=params, nulls=nulls)
+    return STATISTICS.declare(declared)
+
+
+def statistics_table() -> str:
+    """The README's table of the built-in statistics, from their declarations."""
+    lines = ["| statistic | groups | value |", "| --- | --- | --- |"]
+    lines += [f"| `{s.name}` | {s.groups_text} | {s.summary} |" for s in builtins()]
+    return "\n".join(lines)
+
+
+# --- parameter and group checks of the built-in statistics ----------------------
+
+
+def _pairs_in_every_group(sizes: Mapping[str, int]) -> list[str]:
+    return [f"group '{g}' has one word; coherence needs pairs (2+ words per group)"
+            for g, size in sizes.items() if size == 1]
+
+
+def _pairs_in_some_group(sizes: Mapping[str, int]) -> list[str]:
+    if sizes and all(size < 2 for size in sizes.values()):
+        return ["separation needs a group with 2+ words (no within-group pairs)"]
+    return []
+
+
+def _neighbors_params(values: dict, groups: WordGroups, where: str) -> None:
+    k = values["k"]
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be an integer >= 1; got {k!r}")
+    for role in ("query", "target"):
+        if values[role] is not None:
+            values[f"_{role}"] = groups.group_index(values[role], f"{where}parameter '{role}'")
+
+
+def _weat_params(values: dict, groups: WordGroups, where: str) -> None:
+    """targets: [X, Y], attributes: [A, B]; by default the groups in that order."""
+    names = list(groups.names)
+    for role, default in (("targets", names[:2]), ("attributes", names[2:])):
+        chosen = values[role] if values[role] is not None else default
+        if not isinstance(chosen, list) or len(chosen) != 2 or not all(isinstance(c, str) for c in chosen):
+            raise PermtestError(f"{where}parameter '{role}' of statistic 'weat' must list two group names; "
+                                f"got {chosen!r}")
+        values[f"_{role}"] = [groups.group_index(c, f"{where}parameter '{role}'") for c in chosen]
+    used = values["_targets"] + values["_attributes"]
+    if len(set(used)) != 4:
+        raise PermtestError(f"{where}weat's targets and attributes must be four different groups; got "
+                            f"targets {values['targets'] or names[:2]} and attributes {values['attributes'] or names[2:]}")
+    sizes = groups.sizes
+    for index in used:
+        if sizes[index] < 2 and index in values["_targets"]:
+            raise PermtestError(f"{where}weat target group '{names[index]}' needs 2+ words (its SD is undefined)")
+
+
+def _weat_targets(groups: WordGroups, values: dict) -> np.ndarray:
+    """The ``labels`` null repartitions X u Y; the attribute words stay."""
+    x, y = values["_targets"]
+    return (groups.labels == x) | (groups.labels == y)
+
+
+def _rsa_params(values: dict, groups: WordGroups, where: str) -> None:
+    n_groups = groups.n_groups
+    if len(groups.words) < 3:
+        raise PermtestError(f"{where}rsa needs 3+ words (a distance matrix with 3+ entries)")
+    if values["other"] is None and n_groups < 2:
+        raise PermtestError(f"{where}rsa against group membership needs 2+ groups; got {n_groups} "
+                            f"(or set params.other to compare with another source)")
+    if values["other"] is None and max(groups.sizes) < 2:
+        raise PermtestError(f"{where}rsa against group membership needs a group with 2+ words: with one word "
+                            f"per group every pair is between groups, so the model does not vary")
+
+
+# --- the built-in statistics, in the README's order -------------------------------
+
+_builtin(Statistic(
+    "coherence", statistics.coherence, CosineMeasure, device=True, shape=_pairs_in_every_group,
+    summary="mean pairwise cosine within each group, averaged over groups"))
+_builtin(Statistic(
+    "separation", statistics.separation, CosineMeasure, min_groups=2, device=True, shape=_pairs_in_some_group,
+    summary="mean within-group cosine minus mean between-group cosine (pooled over pairs)"))
+_builtin(Statistic(
+    "silhouette", statistics.silhouette, CosineMeasure, min_groups=2, device=True,
+    summary="mean silhouette coefficient, cosine distance (as `sklearn.metrics.silhouette_score`)"))
+_builtin(Statistic(
+    "neighbors", statistics.neighbor_fraction, NeighborsMeasure, params={"k": 10, "query": None, "target": None},
+    check=_neighbors_params, reads_neighbors=True,
+    summary="`params: {k: 10, query: g, target: h}`: mean fraction of each query word's k nearest vocabulary "
+            "neighbours (itself excluded) in its target group (default: every word, its own group)"))
+_builtin(Statistic(
+    "weat", statistics.weat, WeatMeasure, min_groups=4, max_groups=4, params={"targets": None, "attributes": None},
+    check=_weat_params, exchange=_weat_targets,
+    summary="WEAT effect size d (Caliskan et al. 2017, sample SD); `params: {targets: [X, Y], attributes: [A, B]}`; "
+            "the raw statistic S is in the JSON"))
+_builtin(Statistic(
+    "rsa", statistics.rsa_in_chunks, RsaMeasure, params={"other": None}, check=_rsa_params, other_source="other",
+    summary="Spearman correlation of the words' cosine-distance matrix (upper triangle) with group membership, or "
+            "with the same words in another source: `params: {other: minilm}`"))
 
 
 # The tokens null of ``neighbors`` needs the k nearest vocabulary neighbours of every
@@ -228,48 +719,3 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.0f} h"
-
-
-def shape_problems(name: str, sizes: dict[str, int]) -> list[str]:
-    """What the number and sizes of a claim's groups rule out for a statistic,
-    known before any word is looked up (config validation reports these for
-    every claim at once)."""
-    problems = []
-    if len(sizes) < MIN_GROUPS[name]:
-        problems.append(f"statistic '{name}' needs at least {MIN_GROUPS[name]} groups; got {len(sizes)}")
-    if name in MAX_GROUPS and len(sizes) > MAX_GROUPS[name]:
-        problems.append(f"statistic '{name}' takes exactly {MAX_GROUPS[name]} groups; got {len(sizes)}")
-    if name == "coherence":
-        problems += [f"group '{g}' has one word; coherence needs pairs (2+ words per group)"
-                     for g, size in sizes.items() if size == 1]
-    if name == "separation" and sizes and all(size < 2 for size in sizes.values()):
-        problems.append("separation needs a group with 2+ words (no within-group pairs)")
-    return problems
-
-
-def _neighbors_params(values: dict, groups: WordGroups, where: str) -> None:
-    k = values["k"]
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be an integer >= 1; got {k!r}")
-    for role in ("query", "target"):
-        if values[role] is not None:
-            values[f"_{role}"] = groups.group_index(values[role], f"{where}parameter '{role}'")
-
-
-def _weat_params(values: dict, groups: WordGroups, where: str) -> None:
-    """targets: [X, Y], attributes: [A, B]; by default the groups in that order."""
-    names = list(groups.names)
-    for role, default in (("targets", names[:2]), ("attributes", names[2:])):
-        chosen = values[role] if values[role] is not None else default
-        if not isinstance(chosen, list) or len(chosen) != 2 or not all(isinstance(c, str) for c in chosen):
-            raise PermtestError(f"{where}parameter '{role}' of statistic 'weat' must list two group names; "
-                                f"got {chosen!r}")
-        values[f"_{role}"] = [groups.group_index(c, f"{where}parameter '{role}'") for c in chosen]
-    used = values["_targets"] + values["_attributes"]
-    if len(set(used)) != 4:
-        raise PermtestError(f"{where}weat's targets and attributes must be four different groups; got "
-                            f"targets {values['targets'] or names[:2]} and attributes {values['attributes'] or names[2:]}")
-    sizes = groups.sizes
-    for index in used:
-        if sizes[index] < 2 and index in values["_targets"]:
-            raise PermtestError(f"{where}weat target group '{names[index]}' needs 2+ words (its SD is undefined)")

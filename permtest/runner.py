@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from . import corrections, inference
+from . import corrections, inference, measures
 from ._version import __version__
 from .config import Config, load
 from .engine import SEED_BLOCK, PermutationResult, permutation_test, preprocessed, validate_claim
@@ -98,6 +98,13 @@ def _claim_options(config: Config, claim) -> dict:
                 where=f"{config.path}: claim '{claim.name}': ")
 
 
+def loaded_code(config: Config) -> list[str]:
+    """The code a run of ``config`` loads and runs (user statistics), each once:
+    ``/abs/stats.py:gap``, ``package.module:gap`` or an installed entry point."""
+    return list(dict.fromkeys(code for claim in config.claims
+                              if (code := measures.loads_code(claim.statistic)) is not None))
+
+
 def validate(config: Config, device: str | None = None) -> tuple[object, int]:
     """Everything a run of ``config`` could reject, checked before any permutation:
     the source, its preprocessing, and every claim under every null with the run's
@@ -176,7 +183,8 @@ def _decide(config: Config, results) -> tuple[list[Outcome], list[str]]:
             significant = bool(p_adj <= config.alpha)
             expect = claim.expectation(null)
             passed = None if expect is None else significant == (expect == "significant")
-            outcomes.append(Outcome(claim.name, claim.statistic, null, result, p_adj, significant, expect, passed))
+            # The statistic's name as the report shows it: a function's as the config wrote it.
+            outcomes.append(Outcome(claim.name, result.statistic, null, result, p_adj, significant, expect, passed))
     return outcomes, warnings
 
 
