@@ -22,7 +22,7 @@ from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .errors import PermtestError, did_you_mean, printable, shown
 from .files import read_bytes
 from .inference import ALTERNATIVES
-from .nulls import NULLS
+from . import nulls as _nulls
 from .pools import MATCHES, POOLS
 from .sources import normalize_spec
 from .wordgroups import SUBWORDS
@@ -325,12 +325,13 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "nulls" in settings:
         nulls = settings["nulls"]
         if not isinstance(nulls, list) or not nulls or not all(isinstance(n, str) for n in nulls):
-            problems.add(f"must be a non-empty list of null names ({', '.join(NULLS)}); got {shown(nulls)}", claim,
+            problems.add(f"must be a non-empty list of null names ({', '.join(_nulls.names())}); got {shown(nulls)}", claim,
                          "nulls")
         else:
             for n in nulls:
-                if n not in NULLS:
-                    problems.add(f"unknown null {shown(n)}{did_you_mean(n, NULLS)}; valid: {', '.join(NULLS)}",
+                if n not in _nulls.REGISTRY:
+                    known = _nulls.names()
+                    problems.add(f"unknown null {shown(n)}{did_you_mean(n, known)}; valid: {', '.join(known)}",
                                  claim, "nulls")
             if len(set(nulls)) != len(nulls):
                 problems.add(f"lists a null twice: {nulls}", claim, "nulls")
@@ -431,7 +432,8 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         for problem in declared.shape_problems(sizes):
             problems.add(problem, name, "groups")
     mantel = source is not None and params.get(source) is not None  # labels then permutes words
-    if "labels" in nulls and groups and len(groups) < 2 and not mantel:
+    moves_labels = [n for n in nulls if n in _nulls.REGISTRY and _nulls.REGISTRY[n].moves_labels]
+    if moves_labels and groups and len(groups) < 2 and not mantel:
         problems.add("the labels null permutes group membership and needs 2+ groups; "
                      f"this claim has {len(groups)}", name, "nulls")
     if len(problems.lines) > before:

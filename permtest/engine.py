@@ -21,7 +21,7 @@ from . import tail as gpd
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
-from .nulls import MATRIX_NULLS, NULLS, REGISTRY as NULL_REGISTRY, Draw, Null, Setup
+from .nulls import REGISTRY as NULL_REGISTRY, Draw, Null, Setup, names as null_names
 from .parallel import BACKENDS, effective_jobs, run_tasks
 from .pools import make_pool
 from .sampling import BlockStreams
@@ -138,7 +138,7 @@ def permutation_test(
         null_distribution = gpu.null_distribution(
             preprocessed(emb, preprocess), plan.groups, plan.measure.name, null, plan.permutations, plan.seed,
             stream=plan.stream, device=device, batch_size=batch_size,
-            pool=plan.null.pool if null == "tokens" else None)
+            pool=plan.null.pool if plan.null.draws_from_pool else None)
         plan.details["device"] = device
     elif bounds is not None:
         null_distribution = _run_until_decided(plan, observed, alternative, bounds, n_jobs, backend, scheduler,
@@ -260,8 +260,8 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
-    if null not in NULLS:
-        raise PermtestError(f"{where}{one_of('null', null, NULLS)}")
+    if null not in NULL_REGISTRY:
+        raise PermtestError(f"{where}{one_of('null', null, null_names())}")
     if pool_size is not None:
         _check_int("pool_size", pool_size, 2, where)
     if resolved is None:
@@ -277,7 +277,7 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
         raise PermtestError(f"{where}null '{null}' does not apply to {measure.name}"
                             f"{' against another source' if other is not None else ''}; "
                             f"use one of {', '.join(measure.nulls)}")
-    if null == "labels" and np.unique(measure.labels[measure.exchangeable]).size < 2:
+    if NULL_REGISTRY[null].moves_labels and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
     if measure.reads_neighbors and measure.k > emb.shape[0] - 1:
@@ -287,7 +287,7 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
         raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
     _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where)
     pool_model = None
-    if null == "tokens":
+    if NULL_REGISTRY[null].draws_from_pool:
         pool_model = make_pool(emb, pool, pool_size, match, where=where)
         pool_model.check_room(word_groups, where)
         if measure.reads_neighbors and pool_size is None:
@@ -299,7 +299,7 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
 
 def _labels_shape(null: str) -> int:
     """1: draws carry the claim's labels ``(n,)``; 2: the labels null's ``(B, n)``."""
-    return 2 if null == "labels" else 1
+    return 2 if NULL_REGISTRY[null].moves_labels else 1
 
 
 def _verify(emb, word_groups: WordGroups, measure, null: str, preprocess: str) -> None:
@@ -315,7 +315,7 @@ def _verify(emb, word_groups: WordGroups, measure, null: str, preprocess: str) -
     rows = (word_groups.piece_rows[None, :] + shifts) % matrix.shape[0]
     vectors = word_groups.pool(matrix[rows].astype(np.float64))
     labels = measure.labels
-    if null == "labels":
+    if NULL_REGISTRY[null].moves_labels:
         labels = np.stack([np.roll(labels, int(shift)) for shift in shifts[:, 0]])
     measure.verify(vectors, labels)
     measure.verified.add(_labels_shape(null))
@@ -379,7 +379,7 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
     exact = None
     if null_class.enumerable and null_model.arrangements() <= permutations:
         exact = null_model.all_arrangements()
-    if measure.reads_neighbors and null in MATRIX_NULLS:
+    if measure.reads_neighbors and null_class.shuffles_matrix:
         details["cost"] = ("neighbors under a matrix null searches a whole shuffled matrix per "
                            "permutation (V x d values and a V x n product)")
     if batch_size is None:
@@ -391,12 +391,12 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
 def _default_batch(null_model: Null, measure, word_groups: WordGroups, dims: int) -> int:
     """Permutations computed at once: small enough that what a batch gathers stays
     in cache, at most a seed block."""
-    if measure.reads_neighbors and null_model.name in MATRIX_NULLS:
+    if measure.reads_neighbors and null_model.shuffles_matrix:
         return 1  # each permutation is a whole matrix
     n_words = len(word_groups.words)
-    if null_model.name in MATRIX_NULLS:
+    if null_model.shuffles_matrix:
         per_permutation = null_model.domain().slots
-    elif null_model.name == "tokens":
+    elif null_model.draws_from_pool:
         per_permutation = n_words * dims
     else:
         per_permutation = n_words
@@ -477,7 +477,7 @@ class _BlockRunner:
         seq = np.random.SeedSequence(plan.seed, spawn_key=plan.stream + (block,))
         streams = BlockStreams(seq, plan.null.domain())
         out = np.empty(count, dtype=np.float64)
-        whole = plan.measure.reads_neighbors and plan.null.name in MATRIX_NULLS
+        whole = plan.measure.reads_neighbors and plan.null.shuffles_matrix
         for start in range(0, count, plan.batch_size):
             n = min(plan.batch_size, count - start)
             draw = _whole_matrix_draw(plan, streams, n) if whole else plan.null.draw(streams, n)

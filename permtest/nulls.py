@@ -70,14 +70,17 @@ class Null:
     A subclass declares ``name``, ``stream_id`` (fixed forever, see the module
     docstring), ``shuffles_matrix`` (it draws the matrix's values, so a statistic
     reading whole neighbour lists needs whole shuffled matrices), ``draws_from_pool``
-    (it needs a word pool) and ``enumerable`` (it can list every arrangement for an
-    exact p-value), and implements :meth:`bind` and :meth:`draw`.
+    (it needs a word pool), ``moves_labels`` (its draws carry rearranged labels of
+    shape ``(B, n)``, so the claim needs 2+ exchangeable groups) and ``enumerable``
+    (it can list every arrangement for an exact p-value), and implements
+    :meth:`bind` and :meth:`draw`.
     """
 
     name = ""
     stream_id = -1
     shuffles_matrix = False
     draws_from_pool = False
+    moves_labels = False
     enumerable = False
 
     @classmethod
@@ -204,6 +207,7 @@ class LabelsNull(Null):
 
     name = "labels"
     stream_id = 3
+    moves_labels = True
     enumerable = True
 
     @classmethod
@@ -243,9 +247,15 @@ class LabelsNull(Null):
         return self._place(all_labelings(self.labels[self.movable]))
 
 
-# Names in registration order (config defaults and messages list them so); what a
-# null is comes from REGISTRY, never from a position in this tuple.
-NULLS = tuple(REGISTRY)
+def names() -> tuple[str, ...]:
+    """Every registered null, in registration order (what messages list). Read at
+    call time, so a null registered later (a user's) is known everywhere."""
+    return tuple(REGISTRY)
+
+
+# The built-in nulls' names; what a null is comes from REGISTRY, never from a
+# position in this tuple.
+NULLS = names()
 MATRIX_NULLS = tuple(name for name, null in REGISTRY.items() if null.shuffles_matrix)
 
 

@@ -24,9 +24,12 @@ def test_streams_of_todays_nulls_are_unchanged():
 
 
 @pytest.fixture
-def scratch_registry(monkeypatch):
-    monkeypatch.setattr(nulls, "REGISTRY", dict(nulls.REGISTRY))
-    return nulls.REGISTRY
+def scratch_registry():
+    # The same dict object: modules that imported it see what a test registers.
+    saved = dict(nulls.REGISTRY)
+    yield nulls.REGISTRY
+    nulls.REGISTRY.clear()
+    nulls.REGISTRY.update(saved)
 
 
 def test_a_new_null_takes_a_new_id_and_leaves_the_others_alone(scratch_registry):
@@ -66,3 +69,52 @@ def test_bind_builds_each_null_from_one_setup(tiny):
     assert {name: type(null).__name__ for name, null in built.items()} == {
         "shuffle": "ShuffleNull", "columns": "ColumnsNull", "tokens": "TokensNull", "labels": "LabelsNull"}
     assert built["labels"].arrangements() == 10  # 5! / (3! 2!)
+
+
+def test_a_new_null_is_one_class_in_one_file(scratch_registry, tmp_path):
+    """A sign-flip null (each word's vector times a random +-1), declared in this
+    test alone: the engine, config validation and reports take it from the registry."""
+    from permtest import permutation_test, run_config
+    from permtest.embeddings import Embeddings
+
+    @nulls.register
+    class SignFlipNull(nulls.Null):
+        name, stream_id = "signflip", 100
+
+        @classmethod
+        def bind(cls, setup):
+            null = cls()
+            null.setup = setup
+            return null
+
+        def draw(self, streams, n):
+            signs = streams.main.choice([-1.0, 1.0], size=(n, self.setup.vectors.shape[1], 1))
+            return nulls.Draw(self.setup.labels, vectors=self.setup.vectors * signs,
+                              rows=self.setup.groups.rows[None, :])
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=8)
+    matrix = np.vstack([base + 0.1 * rng.normal(size=8) for _ in range(4)] + [rng.normal(size=8) for _ in range(20)])
+    emb = Embeddings.from_array(matrix, [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(24)], name="m")
+    words = ["waa", "wab", "wac", "wad"]
+    result = permutation_test(emb, {"g": words}, null="signflip", permutations=999, seed=0)
+    again = permutation_test(emb, {"g": words}, null="signflip", permutations=999, seed=0, batch_size=7)
+    assert np.array_equal(result.null_distribution, again.null_distribution)
+    # Hand calculation: coherence is unchanged exactly when all 4 signs agree (2 of
+    # the 16 sign patterns) and smaller otherwise, so exceedances ~ Binomial(999, 1/8).
+    from scipy.stats import binomtest
+
+    assert binomtest(result.exceedances, 999, 1 / 8).pvalue > 1e-3
+
+    config = tmp_path / "c.yaml"
+    np.save(tmp_path / "m.npy", matrix)
+    (tmp_path / "vocab.txt").write_text("\n".join(emb.vocab) + "\n")
+    config.write_text("version: 1\nsource: {kind: file, path: m.npy, vocab: vocab.txt}\npermutations: 999\n"
+                      "nulls: [signflip, tokens]\nclaims:\n  - {name: c, statistic: coherence, groups: {g: "
+                      f"[{', '.join(words)}]}}}}\n")
+    table = run_config(config)
+    assert table["null"].tolist() == ["signflip", "tokens"]
+    in_config = permutation_test(emb, {"g": words}, null="signflip", permutations=999, seed=0,
+                                 stream=stream_key("c", "signflip"))
+    assert table["exceedances"].iloc[0] == in_config.exceedances
+    assert stream_key("c", "signflip")[1] == 100
