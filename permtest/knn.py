@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from . import cache
 _CHUNK, _CHUNK_VALUES = 512, 1 << 24
 _RULE = "ties: lowest rows"  # part of the cache key: lists cached under another rule are not reused
 FORMAT = 2  # of the cached table (1: a bare .npy trusted by its shape; its files are no longer read)
-_SPOT_CHECKS = 4  # pool rows whose cached lists are recomputed when a table is loaded
+_SPOT_CHECKS = 8  # pool rows whose cached lists are recomputed when a table is loaded
 # (cache file name, checksum) of tables whose spot checks passed in this process: a
 # config with many claims on one table pays for the check once.
 _recomputed_equal: set[tuple[str, str]] = set()
@@ -135,10 +136,15 @@ def _check_table(table: np.ndarray, unit: np.ndarray, rows: np.ndarray, k: int) 
 
 
 def _spot_positions(count: int) -> np.ndarray:
-    """The pool positions recomputed on load: first, last and evenly between."""
+    """The pool positions recomputed on load: the first, the last and the rest drawn
+    afresh from the OS's entropy on every load. Fixed positions would tell a forger
+    which rows to leave alone; random ones catch a table with a share q of rows
+    changed with probability 1 - (1 - q)^checks. (Only which rows are checked is
+    random: the table used, and so every result, is not.)"""
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.linspace(0, count - 1, _SPOT_CHECKS).round().astype(np.int64))
+    drawn = np.random.default_rng(secrets.randbits(128)).integers(0, count, _SPOT_CHECKS - 2)
+    return np.unique(np.concatenate([[0, count - 1], drawn]).astype(np.int64))
 
 
 def _differing(unit: np.ndarray, rows: np.ndarray, k: int, table: np.ndarray, picked: np.ndarray) -> list[int]:

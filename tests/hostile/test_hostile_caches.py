@@ -147,6 +147,17 @@ def _out_of_range(arrays):
     return {"neighbors": table}
 
 
+def _unchecked_rows_reordered(arrays):
+    """Every list reversed but those at the four places an earlier version
+    spot-checked (first, last, evenly between): still k distinct valid rows, so
+    only a recomputation at unpredictable places can tell (the auditor's attack)."""
+    table = arrays["neighbors"].copy()
+    kept = np.unique(np.linspace(0, table.shape[0] - 1, 4).round().astype(int))
+    changed = np.setdiff1d(np.arange(table.shape[0]), kept)
+    table[changed] = table[changed, ::-1]
+    return {"neighbors": table}
+
+
 def _make_fifo(path: Path) -> None:
     path.unlink()
     os.mkfifo(path)
@@ -160,6 +171,8 @@ KNN_TAMPERS = {
     "another matrix's table": (lambda path, other: shutil.copyfile(other, path), "built from another matrix"),
     "another matrix's table, forged": (lambda path, other: _rewrite(path, lambda a: _arrays(other)[1], forge=True),
                                        "differ from a recomputation"),
+    "unchecked rows reordered, forged": (lambda path, other: _rewrite(path, _unchecked_rows_reordered, forge=True),
+                                     "differ from a recomputation"),
     "0 bytes": (lambda path, other: path.write_bytes(b""), "empty"),
     "a FIFO": (lambda path, other: _make_fifo(path), "FIFO"),
     "no meta": (lambda path, other: _rewrite(path, lambda a: a, drop_meta=True), "not a cache entry"),
@@ -204,7 +217,7 @@ def test_a_full_disk_while_writing_the_neighbour_table_leaves_no_temp_file(monke
 
 
 def test_a_clean_table_whose_spot_check_rounds_differently_still_verifies(monkeypatch, tmp_path):
-    """A BLAS may round the spot check's product of four rows differently from the
+    """A BLAS may round the spot check's product of a few rows differently from the
     512-row chunk the table was computed in (this machine's OpenBLAS does for one
     row), which can reorder a near tie. Simulated here by reversing what a product
     of at most four rows finds: the differing rows are recomputed in their original
@@ -228,6 +241,8 @@ def test_a_clean_table_whose_spot_check_rounds_differently_still_verifies(monkey
 
     monkeypatch.setattr(knn, "nearest", rounding_differently)
     monkeypatch.setattr(knn, "_recomputed_equal", set())
+    # Four fixed positions (the claim's own query is six rows, so it is not counted).
+    monkeypatch.setattr(knn, "_spot_positions", lambda count: np.array([0, 20, 40, count - 1]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", PermtestWarning)
         _same_result(_neighbors_claim(emb), reference)
