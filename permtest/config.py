@@ -48,6 +48,7 @@ TOP_KEYS = ("version", "name", "source", "claims") + tuple(DEFAULTS)
 # Config and claim names become file names: '<config>.json' and
 # '<config>-<claim>-<null>[-crc32].png' must stay under the usual 255-byte limit.
 NAME_BYTES = 100
+MAX_PROBLEMS = 100  # problem lines shown for one file; the rest are counted
 # Keys a claim may set for itself; the others are the config's.
 CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alternative", "pool", "pool_size", "match")
 
@@ -189,7 +190,12 @@ class _Problems:
 
     def raise_if_any(self) -> None:
         if self.lines:
-            raise PermtestError("\n".join(self.lines))
+            # Every problem counts, but a file with 200,000 bad keys needs its first
+            # lines, not 200,000 of them.
+            shown_lines = self.lines[:MAX_PROBLEMS]
+            if len(self.lines) > MAX_PROBLEMS:
+                shown_lines.append(f"{self.path}: ... and {len(self.lines) - MAX_PROBLEMS:,} more problems")
+            raise PermtestError("\n".join(shown_lines))
 
 
 def _label(text: str, limit: int = 120) -> str:
@@ -479,7 +485,11 @@ def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:
             problems.add("is empty", claim, key)
             continue
         for word in words:
-            if not isinstance(word, str) or not word:
+            if isinstance(word, bool) or word is None:
+                # YAML 1.1 reads unquoted yes/no/on/off/true/false/null as these.
+                problems.add(f"words must be non-empty strings; got {shown(word)}, which YAML reads from an "
+                             "unquoted yes, no, on, off, true, false or null: quote the word (e.g. 'no')", claim, key)
+            elif not isinstance(word, str) or not word:
                 problems.add(f"words must be non-empty strings; got {shown(word)}", claim, key)
             elif word in owner:
                 where = "this group" if owner[word] == group else f"group '{_label(owner[word])}'"

@@ -81,6 +81,7 @@ def read(path: str | Path, format: str | None = None, vocab: str | Path | None =
 
 
 def _read(path, format: str, vocab, tensor) -> Table:
+    files.check_regular(path)  # a folder or a loop is named as such, not as a misread format
     if format == "text":
         if vocab is not None:
             raise PermtestError(f"{path}: a text file holds its own words; vocab is only for npy and safetensors")

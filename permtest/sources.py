@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import readers
+from . import files, readers
 from .embeddings import Embeddings
 from .errors import PermtestError, did_you_mean, one_of
 
@@ -128,6 +128,8 @@ def _file_spec(spec: Mapping) -> dict:
         raise PermtestError(f"source key 'name' must be a non-empty string; got {out['name']!r}")
     if out["format"] == "text":
         if "vocab" in spec:
+            if os.path.lexists(path):  # a folder or a symlink loop is that, not a misread format
+                files.check_regular(path, shown=f"source key 'path': {path}")
             raise PermtestError(f"source key 'vocab': {path} is a text file, which holds its own words; vocab is "
                                 "only for npy and safetensors files")
     else:
