@@ -31,7 +31,8 @@ def write_config(path: Path, claims: int, seed: int = 0, source: str = "minilm")
     lines = ["version: 1", f"name: scale{claims}", f"source: {source}", "nulls: [tokens, columns, shuffle]", "claims:"]
     for i in range(claims):
         picked = [words[j] for j in rng.choice(len(words), size=3, replace=False)]
-        lines.append(f"  - {{name: c{i}, statistic: coherence, groups: {{g: [{', '.join(json.dumps(w) for w in picked)}]}}}}")
+        members = ", ".join(json.dumps(w) for w in picked)
+        lines.append(f"  - {{name: c{i}, statistic: coherence, groups: {{g: [{members}]}}}}")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -143,7 +143,7 @@ class Bench:
                 continue
             permutations = max(4 * batch, self.size["probe"])
             self.null("shuffle", batch, seed=1, batch_size=batch)
-            _, seconds = self.timed(lambda: self.null("shuffle", permutations, seed=2, batch_size=batch))
+            _, seconds = self.timed(lambda m=permutations, b=batch: self.null("shuffle", m, seed=2, batch_size=b))
             out[str(batch)] = {"permutations": permutations, "perms_per_s": permutations / seconds}
         return out
 
@@ -163,7 +163,7 @@ class Bench:
                     setattr(self.gpu, k, v)
                 permutations = 4 * self.size["probe"] // (10 if self.args.small else 1)
                 self.null("shuffle", self.size["warmup"], seed=1)
-                _, seconds = self.timed(lambda: self.null("shuffle", permutations, seed=2))
+                _, seconds = self.timed(lambda m=permutations: self.null("shuffle", m, seed=2))
                 out[name] = {"permutations": permutations, "perms_per_s": permutations / seconds}
             except Exception as error:
                 out[name] = {"error": f"{type(error).__name__}: {error}"}
@@ -246,7 +246,7 @@ class Bench:
             part = batch[:rows] if rows <= count else batch[:1].expand(rows, -1, -1).contiguous()
             labels = claim.labels
             gpu.coherence(gpu.cosines(part), labels, 1)
-            _, seconds = self.timed(lambda: [gpu.coherence(gpu.cosines(part), labels, 1) for _ in range(5)])
+            _, seconds = self.timed(lambda x=part, y=labels: [gpu.coherence(gpu.cosines(x), y, 1) for _ in range(5)])
             chunks[str(rows)] = seconds / 5 / rows * 1e9
         return {"batch_rows": count, "statistic_chunk_rows": claim.chunk, "ns_per_perm": {
             "words": t_words * per, "keys": t_keys * per, "repeats": t_repeats * per,
@@ -388,7 +388,8 @@ def main(argv=None) -> int:
         Path(args.out).write_text(text)
     else:
         print(text, flush=True)
-    summary = {k: v.get("perms_per_s") for k, v in result["sections"].items() if isinstance(v, dict) and "perms_per_s" in v}
+    summary = {k: v.get("perms_per_s") for k, v in result["sections"].items()
+               if isinstance(v, dict) and "perms_per_s" in v}
     log("perms/s:", json.dumps(summary))
     return 0
 

@@ -2,10 +2,11 @@
 
 Each trial starts ``permtest run`` into a report folder that holds a complete set of
 reports (from one of two seeds), sends the signal after a random delay spread over the
-run time measured just before (by the previous trial's complete run), and records: the exit code, whether a traceback was printed,
-which temporary files (``.<name>...tmp``) the killed run left, and whether the
-folder holds the old set, the new set or a mix. A second run into the same folder
-then runs to completion: it must leave no temporary file and the new set.
+run time measured just before (by the previous trial's complete run), and records:
+the exit code, whether a traceback was printed, which temporary files
+(``.<name>...tmp``) the killed run left, and whether the folder holds the old set,
+the new set or a mix. A second run into the same folder then runs to completion: it
+must leave no temporary file and the new set.
 Usage (the permtest on PYTHONPATH is the one measured):
 
     python benchmarks/signal_trials.py [--trials 20] [--seed 0] [--json results.json]
@@ -110,7 +111,7 @@ def main() -> None:
         rng = random.Random(args.seed)
         trials = []
         for signum in (signal.SIGTERM, signal.SIGKILL):
-            for i in range(args.trials):
+            for _ in range(args.trials):
                 seed = 3 - current  # the killed run writes the other set
                 # Over the whole run: its length is re-measured by every next run
                 # (shared machines change speed).

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import yaml
 
-from . import corrections, measures, preprocess as _preprocess, usercode, yamlfile
+from . import corrections, measures, usercode, yamlfile
+from . import nulls as _nulls
+from . import preprocess as _preprocess
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .errors import PermtestError, did_you_mean, printable, shown
 from .files import read_bytes
 from .inference import ALTERNATIVES
-from . import nulls as _nulls
 from .pools import MATCHES, POOLS
 from .sources import normalize_spec
 from .wordgroups import SUBWORDS
@@ -103,7 +104,7 @@ class Config:
         return sorted(words)
 
     def with_overrides(self, permutations: int | None = None, seed: int | None = None,
-                       early_stop: bool | None = None) -> "Config":
+                       early_stop: bool | None = None) -> Config:
         """Command-line flags win over the file."""
         changes = {}
         if early_stop:
@@ -331,7 +332,8 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "nulls" in settings:
         nulls = settings["nulls"]
         if not isinstance(nulls, list) or not nulls or not all(isinstance(n, str) for n in nulls):
-            problems.add(f"must be a non-empty list of null names ({', '.join(_nulls.names())}); got {shown(nulls)}", claim,
+            problems.add(f"must be a non-empty list of null names ({', '.join(_nulls.names())}); "
+                         f"got {shown(nulls)}", claim,
                          "nulls")
         else:
             for n in nulls:

@@ -51,7 +51,7 @@ class Embeddings:
         details: dict | None = None,
         spellings: Callable[[str], Sequence[str]] | None = None,
         whole_words=None,
-    ) -> "Embeddings":
+    ) -> Embeddings:
         """Validate and wrap any numeric matrix. Rows with NaN/inf or zero norm are
         rejected: cosine similarity is undefined for them."""
         try:

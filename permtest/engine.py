@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import inference, knn, measures, preprocess as _preprocess, sequential
+from . import inference, knn, measures, sequential
+from . import preprocess as _preprocess
 from . import tail as gpd
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
-from .nulls import REGISTRY as NULL_REGISTRY, Draw, Null, Setup, names as null_names
+from .nulls import REGISTRY as NULL_REGISTRY
+from .nulls import Draw, Null, Setup
+from .nulls import names as null_names
 from .parallel import BACKENDS, effective_jobs, run_tasks
 from .pools import make_pool
 from .sampling import BlockStreams
@@ -162,12 +165,12 @@ def permutation_test(
     )
 
 
-def _p_value(plan: "_Plan", observed: float, null: np.ndarray, alternative: str) -> inference.PValue:
+def _p_value(plan: _Plan, observed: float, null: np.ndarray, alternative: str) -> inference.PValue:
     rule = inference.exact_p if plan.exact_labelings is not None else inference.monte_carlo_p
     return rule(*_one_sided(plan, observed, null, alternative))
 
 
-def _one_sided(plan: "_Plan", observed: float, null: np.ndarray, alternative: str):
+def _one_sided(plan: _Plan, observed: float, null: np.ndarray, alternative: str):
     if alternative == "two-sided" and plan.measure.two_sided_on_magnitude:
         # WEAT's two-sided test: |d| against |null d| (Caliskan et al. 2017).
         return abs(observed), np.abs(null), "greater"
@@ -216,7 +219,7 @@ def _epsilon(early_stop):
     return 1e-3 if early_stop is True else early_stop
 
 
-def _early_stop_rule(plan, alternative, alpha, early_stop) -> "sequential.Boundaries | None":
+def _early_stop_rule(plan, alternative, alpha, early_stop) -> sequential.Boundaries | None:
     if early_stop in (False, None) or plan.exact_labelings is not None:
         return None
     epsilon = _epsilon(early_stop)
@@ -403,7 +406,7 @@ def _default_batch(null_model: Null, measure, word_groups: WordGroups, dims: int
     return int(np.clip(_BATCH_VALUES // max(1, per_permutation), 1, SEED_BLOCK))
 
 
-_matrices: "weakref.WeakKeyDictionary[Embeddings, dict]" = weakref.WeakKeyDictionary()
+_matrices: weakref.WeakKeyDictionary[Embeddings, dict] = weakref.WeakKeyDictionary()
 
 
 def preprocessed(emb: Embeddings, how: str) -> np.ndarray:

@@ -169,7 +169,7 @@ class Sampler:
     plain: bool  # offset 0 and stride 1
 
     @classmethod
-    def of(cls, domain: Domain, device) -> "Sampler":
+    def of(cls, domain: Domain, device) -> Sampler:
         torch = _torch()
         size = domain.size.astype(np.int64)
         span = int((domain.offset + domain.stride * (size - 1)).max()) + 1

@@ -617,7 +617,8 @@ def _weat_params(values: dict, groups: WordGroups, where: str) -> None:
     used = values["_targets"] + values["_attributes"]
     if len(set(used)) != 4:
         raise PermtestError(f"{where}weat's targets and attributes must be four different groups; got "
-                            f"targets {values['targets'] or names[:2]} and attributes {values['attributes'] or names[2:]}")
+                            f"targets {values['targets'] or names[:2]} "
+                            f"and attributes {values['attributes'] or names[2:]}")
     sizes = groups.sizes
     for index in used:
         if sizes[index] < 2 and index in values["_targets"]:

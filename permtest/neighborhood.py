@@ -85,7 +85,8 @@ def _tops(unit: np.ndarray, picked: np.ndarray, lists: np.ndarray) -> dict[str, 
 
 def format_neighborhood(n: Neighborhood) -> str:
     lines = [f"Nearest neighbours of '{n.word}' in {n.source} ({n.shape[0]} x {n.shape[1]}), k={n.k}",
-             "", f"  {'rank':>4}  {'real':<16}{'cosine':>7}{'hubs':>6}   |  {n.null + f' (seed {n.seed})':<18}{'cosine':>7}"]
+             "", f"  {'rank':>4}  {'real':<16}{'cosine':>7}{'hubs':>6}   |  "
+                 f"{n.null + f' (seed {n.seed})':<18}{'cosine':>7}"]
     for i, ((word, sim), hubs, (other, other_sim)) in enumerate(zip(n.real, n.hubs, n.shuffled), start=1):
         flag = "!" if hubs >= max(HUB_FACTOR * n.hub_expected, 3) else " "
         lines.append(f"  {i:>4}  {word[:15]:<16}{sim:7.3f}{hubs:>5}{flag}   |  {other[:17]:<18}{other_sim:7.3f}")

@@ -84,7 +84,7 @@ class Null:
     enumerable = False
 
     @classmethod
-    def bind(cls, setup: Setup) -> "Null":
+    def bind(cls, setup: Setup) -> Null:
         raise NotImplementedError
 
     def domain(self) -> Domain | None:
@@ -120,7 +120,7 @@ class ShuffleNull(Null):
     shuffles_matrix = True
 
     @classmethod
-    def bind(cls, setup: Setup) -> "ShuffleNull":
+    def bind(cls, setup: Setup) -> ShuffleNull:
         return cls(setup.matrix, setup.groups, setup.labels)
 
     def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray):
@@ -175,7 +175,7 @@ class TokensNull(Null):
     draws_from_pool = True
 
     @classmethod
-    def bind(cls, setup: Setup) -> "TokensNull":
+    def bind(cls, setup: Setup) -> TokensNull:
         return cls(setup.matrix, setup.groups, setup.labels, setup.pool, setup.pool_neighbors)
 
     def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray, pool: Pool,
@@ -211,7 +211,7 @@ class LabelsNull(Null):
     enumerable = True
 
     @classmethod
-    def bind(cls, setup: Setup) -> "LabelsNull":
+    def bind(cls, setup: Setup) -> LabelsNull:
         return cls(setup.groups, setup.labels, setup.exchangeable, setup.vectors, setup.neighbors)
 
     def __init__(self, groups: WordGroups, labels: np.ndarray, exchangeable: np.ndarray, vectors: np.ndarray,

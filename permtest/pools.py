@@ -57,7 +57,8 @@ class Pool:
             b = int(short[0])
             raise PermtestError(
                 f"{where}the tokens pool ({self.description}) has {int(self.band_sizes[b])} words"
-                f"{' in frequency band ' + str(b) if self.band_sizes.size > 1 else ''} but the claim needs {int(needed[b])}"
+                f"{' in frequency band ' + str(b) if self.band_sizes.size > 1 else ''} "
+                f"but the claim needs {int(needed[b])}"
             )
 
 

@@ -17,8 +17,8 @@ import re
 import signal
 import stat
 import threading
-import zlib
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path

@@ -61,7 +61,7 @@ class Domain:
     stride: np.ndarray
 
     @classmethod
-    def uniform(cls, slots: int, size: int) -> "Domain":
+    def uniform(cls, slots: int, size: int) -> Domain:
         """All ``slots`` draw from ``[0, size)``: the ``shuffle`` and ``tokens`` nulls."""
         return cls(
             size=np.full(slots, size, dtype=np.int64),

@@ -3,13 +3,13 @@ definition, agreement with scipy's exact enumeration, and calibration."""
 
 import numpy as np
 import pytest
+from conftest import random_embeddings
+from literal import DRAWS, coherence_of, literal_null, small_embeddings
 from scipy import stats
 
 import permtest
 from permtest import statistics
 from permtest.pools import make_pool
-from conftest import random_embeddings
-from literal import DRAWS, coherence_of, literal_null, small_embeddings
 
 WORDS = {"g": ["aa", "ab", "ac", "ad"]}
 TWO = {"x": ["aa", "ab", "ac"], "y": ["ad", "ae", "af"]}

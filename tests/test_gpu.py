@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from literal import DRAWS, coherence_of, literal_null, small_embeddings
 from scipy import stats
 
 from permtest import gpu, statistics
@@ -24,8 +25,6 @@ from permtest.nulls import all_labelings
 from permtest.pools import make_pool
 from permtest.sampling import Domain, repeats
 from permtest.wordgroups import WordGroups, resolve
-
-from literal import DRAWS, coherence_of, literal_null, small_embeddings
 
 torch = pytest.importorskip("torch")
 

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert, tiny_gpt2
 
 import permtest
 from permtest import huggingface, sources
@@ -16,7 +17,6 @@ from permtest.cache import cache_root
 from permtest.errors import PermtestError, PermtestWarning
 from permtest.pools import make_pool
 from permtest.sources import load_source, minilm_folder
-from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert, tiny_gpt2
 
 MINILM_TEMPLATES = ["I saw a {} in the garden.", "This is a picture of a {}."]
 
@@ -340,9 +340,9 @@ def test_a_cache_hit_needs_neither_torch_nor_transformers(bert_folder, cache):
 
     spec = {"kind": "huggingface", "model": str(bert_folder), "layer": 1, "templates": TEMPLATES, "pool_size": 5}
     computed = load_source(spec, words=["tarantula"])
-    code = ("import sys, numpy as np, permtest; emb = permtest.load_source(%r, words=['tarantula']); "
+    code = (f"import sys, numpy as np, permtest; emb = permtest.load_source({spec!r}, words=['tarantula']); "
             "print(emb.details['cache'], 'torch' in sys.modules, 'transformers' in sys.modules); "
-            "sys.stdout.write(emb.sha256)" % (spec,))
+            "sys.stdout.write(emb.sha256)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "PERMTEST_CACHE": str(cache)})
     first, sha = out.stdout.splitlines()

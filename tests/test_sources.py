@@ -200,8 +200,8 @@ def test_file_sources_take_whole_words_by_default(tmp_path):
 
 def test_file_source_and_import_never_import_torch(glove_file):
     path, _, _ = glove_file
-    code = ("import sys, permtest; permtest.load_source({'kind': 'file', 'path': %r}); "
-            "print('torch' in sys.modules, 'transformers' in sys.modules)" % str(path))
+    code = (f"import sys, permtest; permtest.load_source({{'kind': 'file', 'path': {str(path)!r}}}); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 

@@ -28,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import permtest
 from conftest import random_embeddings
-from permtest import knn, sources
-from permtest.errors import PermtestWarning
 from tiny_models import TEMPLATES, tiny_bert
 
+import permtest
+from permtest import knn, sources
+from permtest.errors import PermtestWarning
 
 # ---------------------------------------------------------------- the format, read independently
 

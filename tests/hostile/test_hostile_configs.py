@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import random_embeddings
 
 import permtest
-from conftest import random_embeddings
 from permtest import config, engine, pools, report, runner
 from permtest.cli import main
 from permtest.errors import PermtestError

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import random_embeddings
 from scipy import stats
 
 import permtest
-from conftest import random_embeddings
 from permtest import knn, measures, statistics
 from permtest.cli import main
 from permtest.errors import PermtestError
