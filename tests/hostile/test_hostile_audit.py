@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from test_hostile_configs import BASE  # a small valid config on glove
 
 from permtest.cli import main
-
-BASE = """\
-version: 1
-source: glove
-permutations: 50
-nulls: [shuffle]
-claims:
-  - name: numbers
-    statistic: coherence
-    groups: {numbers: [two, three, four]}
-"""
 
 
 def test_two_hundred_thousand_bad_keys_print_a_bounded_list(tmp_path, capsys):
