@@ -68,6 +68,7 @@ def permutation_test(
     groups,
     statistic="coherence",
     null: str = "tokens",
+    *,
     permutations: int = 10_000,
     seed: int = 0,
     n_jobs: int = 1,

@@ -223,6 +223,31 @@ def _provenance(config: Config, emb, results, seconds: float) -> dict:
 
 
 def run_config(path, permutations: int | None = None, seed: int | None = None, n_jobs: int = 1):
-    """Python API: run a config file; returns the CSV table as a pandas DataFrame."""
+    """Run a config file (the Python face of ``permtest run``, writing no report).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The config file.
+    permutations, seed : int, optional
+        Override the config's values (as ``-n`` and ``--seed`` do).
+    n_jobs : int, default 1
+        Parallel jobs; results are bit-identical for any value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per claim and null, the CSV's columns in the CSV's order. The run's
+        warnings (e.g. too few permutations to reach alpha after correction) are in
+        ``table.attrs["warnings"]``, a list of strings.
+
+    Raises
+    ------
+    PermtestError
+        For a bad config, source or claim, with one line per problem.
+    """
     config = load(path).with_overrides(permutations=permutations, seed=seed)
-    return execute(config, n_jobs=n_jobs).table
+    run = execute(config, n_jobs=n_jobs)
+    table = run.table
+    table.attrs["warnings"] = list(run.warnings)
+    return table

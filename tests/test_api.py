@@ -1,0 +1,39 @@
+"""The Python face: run_config's warnings, keyword-only options, one version."""
+
+from importlib import metadata
+
+import pytest
+
+import permtest
+
+CONFIG = """\
+version: 1
+source: glove
+permutations: 9
+nulls: [tokens]
+claims:
+  - {name: a, statistic: coherence, groups: {g: [red, green, blue]}}
+  - {name: b, statistic: coherence, groups: {g: [one, two, three]}}
+"""
+
+
+def test_run_config_returns_the_warnings_with_the_table(tmp_path):
+    path = tmp_path / "few.yaml"
+    path.write_text(CONFIG)
+    table = permtest.run_config(path)
+    assert table["claim"].tolist() == ["a", "b"]
+    # 9 permutations: the smallest p is 0.1, which holm over 2 claims cannot bring under 0.05.
+    assert table.attrs["warnings"] == ["null 'tokens': 9 permutations cannot reach alpha 0.05 after holm "
+                                       "correction over 2 claims (smallest attainable p is 0.1); use more "
+                                       "permutations (-n)"]
+
+
+def test_options_after_the_null_are_keyword_only(tiny):
+    groups = {"x": ["aa", "ab"], "y": ["ac", "ad"]}
+    with pytest.raises(TypeError, match="positional"):
+        permtest.permutation_test(tiny, groups, "separation", "labels", 100)
+    assert permtest.permutation_test(tiny, groups, "separation", "labels", permutations=100).permutations == 6
+
+
+def test_the_version_has_one_source():
+    assert metadata.version("permtest") == permtest.__version__
