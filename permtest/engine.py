@@ -37,7 +37,59 @@ _BATCH_VALUES = 1 << 17  # values gathered per batch by the matrix nulls (~1 MiB
 
 @dataclass(frozen=True)
 class PermutationResult:
-    """One claim under one null model. ``null_distribution`` is read-only."""
+    """One claim under one null model: the observed value, the null distribution
+    and the p-value with its context. Reports serialise it and never recompute.
+
+    Attributes
+    ----------
+    statistic : str
+        The statistic's name (a user function's name, or ``file.py:name`` from a config).
+    null : str
+        The null model's name.
+    observed : float
+        The statistic on the claim's own words and groups.
+    null_distribution : numpy.ndarray
+        The statistic under each permutation, in permutation order (read-only;
+        the observed arrangement first when the ``labels`` null is enumerated).
+    exceedances : int
+        ``b``: null values at least as extreme as the observed one (ties within a
+        relative 1e-9 count; for ``two-sided``, in the smaller tail).
+    permutations : int
+        ``m``: null values computed (fewer than the budget after early stopping;
+        every arrangement when enumerated).
+    p_value : float
+        ``(1 + b) / (1 + m)``, or ``b / m`` when ``exact``; ``two-sided``: twice the
+        smaller one-sided p, at most 1.
+    p_low, p_high : float
+        95% Clopper-Pearson interval of the Monte Carlo p-value (both equal
+        ``p_value`` when ``exact``).
+    z : float
+        ``(observed - null_mean) / null_sd`` (0 or +-inf when the null's spread is
+        within the tie tolerance).
+    null_mean, null_sd : float
+        Mean and standard deviation of ``null_distribution``.
+    alternative : str
+        ``greater``, ``less`` or ``two-sided``.
+    exact : bool
+        True when every arrangement of the ``labels`` null was enumerated.
+    seed : int
+        The seed; the random streams are ``SeedSequence(seed, spawn_key=stream + (block,))``.
+    groups : tuple of str
+        Group names, in the order given.
+    group_sizes : tuple of int
+        Words per group.
+    n_tokens : int
+        Words in the claim.
+    source : str
+        The embeddings' name.
+    source_sha256 : str
+        sha256 of the embedding matrix.
+    seconds : float
+        Wall time of the test.
+    details : dict
+        Everything else the report shows: preprocessing, pool, early-stopping
+        decision, tail estimate, device, the statistic's extra values.
+    """
 
     statistic: str
     null: str
@@ -92,6 +144,64 @@ def permutation_test(
 ) -> PermutationResult:
     """Permutation test of one claim about ``emb`` under one null model.
 
+    Parameters
+    ----------
+    emb : Embeddings
+        From :func:`permtest.load_source` or :meth:`Embeddings.from_array`.
+    groups : mapping of str to list of str
+        Group name to its words, as in a config's ``groups``.
+    statistic : str or callable, default "coherence"
+        A statistic's name or a function (see below).
+    null : str, default "tokens"
+        ``tokens``, ``columns``, ``shuffle``, ``labels`` or a registered null.
+    permutations : int, default 10000
+        The number of permutations ``m`` (the budget under ``early_stop``).
+    seed : int, default 0
+        Same seed, same bits: for any ``n_jobs``, ``batch_size`` or ``backend``.
+    n_jobs : int, default 1
+        Parallel jobs (-1: every core).
+    alternative : {"greater", "less", "two-sided"}, default "greater"
+    params : dict, optional
+        The statistic's parameters (``{"k": 10}`` for ``neighbors``).
+    preprocess : {"none", "center", "standardize"}, default "none"
+    subwords : {"error", "mean", "first"}, default "error"
+        How words a tokenizer splits are pooled.
+    pool, pool_size, match
+        The ``tokens`` null's pool: ``"words"``, ``"all"`` or a list of words; the
+        most frequent ``pool_size`` of them; ``"frequency"`` to draw from each word's
+        frequency band.
+    batch_size : int, optional
+        Permutations computed at once (results do not depend on it).
+    backend : {"threading", "loky", "dask"}, default "threading"
+    alpha : float, default 0.05
+        Only for ``early_stop``'s decision.
+    early_stop : bool or float, default False
+        True or a risk epsilon: Gandy's sequential rule (see below).
+    tail : {"none", "gpd"}, default "none"
+    scheduler : str, optional
+        Dask scheduler address (default: a local cluster).
+    device : str, optional
+        ``"cuda"`` or ``"cuda:N"``: the null distribution on a GPU.
+    stream : tuple of int, default ()
+        An independent random stream under the same seed.
+    where : str, default ""
+        Prefix of error messages.
+    progress : callable, optional
+        ``progress(done, total)`` as permutations complete.
+
+    Returns
+    -------
+    PermutationResult
+
+    Raises
+    ------
+    PermtestError
+        For a word missing from the vocabulary, a bad option, a statistic that does
+        not apply to the null, or a user function that fails its checks, with a
+        one-line message naming the problem.
+
+    Notes
+    -----
     ``statistic`` is a name (a built-in statistic, one registered with
     :func:`permtest.register_statistic` or by an installed package) or a function
     ``f(vectors, labels, **params)``: ``vectors`` float64 of shape ``(B, n, d)``,
@@ -120,6 +230,15 @@ def permutation_test(
 
     ``stream`` names an independent random stream under the same seed (configs give
     each claim and null its own); ``where`` prefixes error messages.
+
+    Examples
+    --------
+    >>> import permtest
+    >>> emb = permtest.load_source("glove")
+    >>> res = permtest.permutation_test(emb, {"colors": ["red", "green", "blue", "yellow"]},
+    ...                                 statistic="coherence", null="tokens", permutations=999)
+    >>> res.p_value < 0.05
+    True
     """
     started = time.perf_counter()
     plan = _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative, params,

@@ -37,3 +37,15 @@ def test_options_after_the_null_are_keyword_only(tiny):
 
 def test_the_version_has_one_source():
     assert metadata.version("permtest") == permtest.__version__
+
+
+def test_the_docstring_examples_of_the_public_functions_run():
+    import doctest
+
+    from permtest import engine
+
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(engine):
+        if test.name.endswith(".permutation_test"):
+            runner.run(test)
+    assert runner.tries >= 4 and runner.failures == 0
