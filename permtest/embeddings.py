@@ -8,7 +8,8 @@ goes into every report so a reviewer can check which matrix produced a number.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -150,3 +151,17 @@ def _rows_named(rows: np.ndarray, vocab: Sequence[str]) -> str:
         return f"row {named} has"
     more = f" and {rows.size - 3} more" if rows.size > 3 else ""
     return f"rows {named}{more} have"
+
+
+# Values computed from a source once and shared by every claim and null that needs
+# them (preprocessed matrices, unit rows, word pools); keyed weakly on the source, so
+# they go when it does.
+_derived_values: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def derived(emb: Embeddings, key: Hashable, build: Callable[[], object]):
+    """``build()`` computed once per source and ``key``, then returned as kept."""
+    values = _derived_values.setdefault(emb, {})
+    if key not in values:
+        values[key] = build()
+    return values[key]

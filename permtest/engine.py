@@ -11,7 +11,6 @@ or backend, and the first ``m`` permutations of a longer run equal a run of ``m`
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +19,7 @@ from . import inference, knn, measures, sequential
 from . import preprocess as _preprocess
 from . import tail as gpd
 from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
-from .embeddings import Embeddings
+from .embeddings import Embeddings, derived
 from .errors import PermtestError, one_of
 from .nulls import REGISTRY as NULL_REGISTRY
 from .nulls import Draw, Null, Setup
@@ -526,23 +525,13 @@ def _default_batch(null_model: Null, measure, word_groups: WordGroups, dims: int
     return int(np.clip(_BATCH_VALUES // max(1, per_permutation), 1, SEED_BLOCK))
 
 
-_matrices: weakref.WeakKeyDictionary[Embeddings, dict] = weakref.WeakKeyDictionary()
-
-
 def preprocessed(emb: Embeddings, how: str) -> np.ndarray:
     """The preprocessed matrix, computed once per source and method."""
-    return _derived(emb, how, lambda: _preprocess.apply(emb, how))
+    return derived(emb, ("preprocessed", how), lambda: _preprocess.apply(emb, how))
 
 
 def unit_rows(emb: Embeddings, how: str, matrix: np.ndarray) -> np.ndarray:
-    return _derived(emb, f"unit:{how}", lambda: knn.unit_rows(matrix))
-
-
-def _derived(emb: Embeddings, key: str, build):
-    cache = _matrices.setdefault(emb, {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
+    return derived(emb, ("unit rows", how), lambda: knn.unit_rows(matrix))
 
 
 def _run(plan: _Plan, n_jobs: int, backend: str, scheduler, progress, blocks=None, done: int = 0) -> np.ndarray:

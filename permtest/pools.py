@@ -15,12 +15,11 @@ frequency falls off as a power of rank; the top band is widened to at least
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from .embeddings import Embeddings
+from .embeddings import Embeddings, derived
 from .errors import PermtestError, one_of, shown
 from .wordgroups import WordGroups
 
@@ -79,12 +78,6 @@ def is_whole_word(token: str) -> bool:
     return len(token) >= 2 and token.isalpha()
 
 
-# Pools of the named kinds, per source and settings: a config of 100,000 claims
-# shares one pool, and 'pool: words' reads the whole vocabulary to build it.
-# Keyed weakly on the source, so a pool goes when its source does.
-_named_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", where: str = "") -> Pool:
     """The pool a ``tokens`` null draws from. Named pools (``words``, ``all``) are
     built once per source and settings and shared (their arrays are read-only); a
@@ -94,11 +87,10 @@ def make_pool(emb: Embeddings, pool="words", pool_size=None, match="none", where
     if isinstance(pool, str):
         if pool not in POOLS:
             raise PermtestError(f"{where}{one_of('pool', pool, POOLS + ('a list of words',))}")
-        cache = _named_pools.setdefault(emb, {})
-        key = (pool, pool_size, match)
-        if key not in cache:
-            cache[key] = _read_only(_make_pool(emb, pool, pool_size, match, where))
-        return cache[key]
+        # A config of 100,000 claims shares one pool: 'pool: words' reads the whole
+        # vocabulary to build it.
+        return derived(emb, ("pool", pool, pool_size, match),
+                       lambda: _read_only(_make_pool(emb, pool, pool_size, match, where)))
     return _make_pool(emb, pool, pool_size, match, where)
 
 
