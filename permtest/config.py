@@ -355,9 +355,9 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "early_stop" in settings:
         _check_early_stop(settings["early_stop"], problems, claim)
     if settings.get("pool_size") is not None:
-        size = settings["pool_size"]
-        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-            problems.add(f"must be an integer >= 2; got {shown(size)}", claim, "pool_size")
+        problem = integer_problem(settings["pool_size"], 2)  # YAML gives no numpy integers: same rule as before
+        if problem:
+            problems.add(problem, claim, "pool_size")
 
 
 def _check_early_stop(value, problems: _Problems, claim) -> None:

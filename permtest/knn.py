@@ -9,11 +9,11 @@ The table is cached under ``$PERMTEST_CACHE/knn/`` as one :class:`permtest.cache
 per matrix (its sha256 and preprocessing), pool (its rows' sha256), k and tie
 rule. A cached table is used only when it verifies: its key and checksum, then
 int64 of shape ``(pool rows, k)``, every neighbour a row of the matrix, no row
-listing itself or a neighbour twice, and the lists of four pool rows (first, last,
-two between) recomputed exactly equal, a check that costs one ``4 x V`` product
-once per process and table. Anything else is recomputed, replaced, and named in a
-warning. A cache that cannot be written (read-only folder, full disk) only costs
-time.
+listing itself or a neighbour twice, and the lists of up to eight pool rows (the
+first, the last and six drawn afresh, see :func:`_spot_positions`) recomputed
+exactly equal, a check that costs one ``8 x V`` product once per process and
+table. Anything else is recomputed, replaced, and named in a warning. A cache that
+cannot be written (read-only folder, full disk) only costs time.
 """
 
 from __future__ import annotations

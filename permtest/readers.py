@@ -32,6 +32,7 @@ import io
 import math
 import os
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +73,17 @@ def read(path: str | Path, format: str | None = None, vocab: str | Path | None =
     format = format or format_of(path)
     if format not in FORMATS:
         raise PermtestError(one_of("format", format, FORMATS))
-    try:
+    with _memory_bounded(path):
         return _read(path, format, vocab, tensor)
+
+
+@contextmanager
+def _memory_bounded(path):
+    """A MemoryError becomes a PermtestError naming the file. The size checks refuse
+    what cannot fit; this is for what fits on paper but not in the memory free now."""
+    try:
+        yield
     except MemoryError:
-        # The size checks below refuse what cannot fit; this is for what fits on
-        # paper but not in the memory free right now.
         raise PermtestError(f"{path}: too large to read into the memory available") from None
 
 
@@ -311,18 +318,14 @@ def _check_header(path, header: tuple[int, int], count: int, dim: int) -> None:
 def read_npy(path: str | Path) -> np.ndarray:
     """A 2-D numeric ``.npy`` array as float32; pickled object arrays are refused
     (loading a pickle runs code)."""
-    try:
+    with _memory_bounded(path):
         return _float32(_load_npy(path))
-    except MemoryError:
-        raise PermtestError(f"{path}: too large to read into the memory available") from None
 
 
 def read_safetensors(path: str | Path, tensor: str | None = None) -> np.ndarray:
     """The named tensor, or the file's only 2-D tensor, as float32."""
-    try:
+    with _memory_bounded(path):
         return _float32(_load_safetensors(path, tensor))
-    except MemoryError:
-        raise PermtestError(f"{path}: too large to read into the memory available") from None
 
 
 _NPY_MAGIC = b"\x93NUMPY"

@@ -19,6 +19,7 @@ import stat
 import threading
 import xml.etree.ElementTree as ET
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -215,9 +216,7 @@ def _plot_names(config_name: str, pairs: list[tuple[str, str]]) -> list[str]:
     names = [_safe(f"{config_name}-{claim}-{null}") for claim, null in pairs]
     # Compared casefolded: 'Red' and 'red' are one file on a case-insensitive file
     # system (macOS, Windows), so both get the hash too.
-    uses: dict[str, int] = {}
-    for name in names:
-        uses[name.casefold()] = uses.get(name.casefold(), 0) + 1
+    uses = Counter(name.casefold() for name in names)
     out = []
     for (claim, null), base in zip(pairs, names):
         if uses[base.casefold()] > 1:
