@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 import permtest
-from permtest.pools import make_pool
+from permtest._pools import make_pool
 
 
 def main() -> None:

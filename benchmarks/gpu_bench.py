@@ -57,8 +57,8 @@ class Bench:
         import torch
 
         from permtest import gpu
-        from permtest.pools import Pool
-        from permtest.wordgroups import WordGroups
+        from permtest._pools import Pool
+        from permtest._wordgroups import WordGroups
 
         self.torch, self.gpu, self.args = torch, gpu, args
         self.size = SMALL if args.small else FULL
@@ -276,8 +276,8 @@ class Bench:
         from scipy import stats
 
         from permtest import statistics
-        from permtest.pools import Pool
-        from permtest.wordgroups import WordGroups
+        from permtest._pools import Pool
+        from permtest._wordgroups import WordGroups
 
         rng = np.random.default_rng(5)
         matrix = (rng.exponential(size=(12, 3)) * rng.choice([-1, 1], size=(12, 3))).astype(np.float32)

@@ -37,11 +37,12 @@ def __getattr__(name: str):
         value = getattr(_importlib.import_module(f".{module}", __name__), name)
         globals()[name] = value  # later lookups skip this function
         return value
-    if not name.startswith("_"):
+    if not name.startswith("__"):
         import importlib.util
 
         if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            # A submodule not imported yet: ``permtest.report`` after ``import permtest``.
+            # A submodule not imported yet: ``permtest.report`` after ``import permtest``
+            # (private ones too, for tests: ``permtest._files``).
             return _importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -1,7 +1,7 @@
 """Compiled inner loops (numba). Imported only when a null model samples.
 
-``dedupe`` is steps 2-3 of the algorithm in :mod:`permtest.sampling`; its behaviour
-is defined by, and tested against, :func:`permtest.sampling.dedupe_reference`.
+``dedupe`` is steps 2-3 of the algorithm in :mod:`permtest._sampling`; its behaviour
+is defined by, and tested against, :func:`permtest._sampling.dedupe_reference`.
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ def _no_shared_files(configs) -> None:
 
 def _run(args, gate: bool = False) -> int:
     from . import report, runner
-    from .parallel import effective_jobs
+    from ._parallel import effective_jobs
 
     effective_jobs(args.jobs, "-j/--jobs")
     if args.scheduler and args.backend != "dask":
@@ -328,7 +328,7 @@ def _validate_all(configs, device: str | None = None, report_ok: bool = False) -
 
 
 def _neighbors(args) -> int:
-    from .neighborhood import format_neighborhood, neighborhood
+    from ._neighborhood import format_neighborhood, neighborhood
     from .sources import load_source
 
     if args.sample < 10:
@@ -352,7 +352,7 @@ def _sources(args) -> int:
 def _bench(args) -> int:
     import json
 
-    from . import bench
+    from . import _bench as bench
 
     if args.permutations < 1000 or args.repeats < 1:
         raise PermtestError("bench needs -n >= 1000 and --repeats >= 1")

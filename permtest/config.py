@@ -17,16 +17,17 @@ from pathlib import Path
 
 import yaml
 
-from . import corrections, measures, usercode, yamlfile
+from . import _preprocess, corrections, measures
+from . import _usercode as usercode
+from . import _yamlfile as yamlfile
 from . import nulls as _nulls
-from . import preprocess as _preprocess
-from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from ._checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from ._files import read_bytes
+from ._pools import MATCHES, POOLS
+from ._wordgroups import SUBWORDS
 from .errors import PermtestError, did_you_mean, printable, shown
-from .files import read_bytes
 from .inference import ALTERNATIVES
-from .pools import MATCHES, POOLS
 from .sources import normalize_spec
-from .wordgroups import SUBWORDS
 
 VERSION = 1
 EXPECTATIONS = ("significant", "not-significant")
@@ -129,7 +130,7 @@ MAX_CONFIG_BYTES = 32 * 2**20
 
 
 def read_yaml(path: Path) -> tuple[object, str]:
-    """Parse a file with the bounded safe loader (:mod:`permtest.yamlfile`); every
+    """Parse a file with the bounded safe loader (:mod:`permtest._yamlfile`); every
     problem is one line naming the file (and the line, where the text has one)."""
     try:
         os.stat(path)

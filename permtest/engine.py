@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import inference, knn, measures, sequential
-from . import preprocess as _preprocess
-from . import tail as gpd
-from .checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from . import _knn as knn
+from . import _preprocess, inference, measures
+from . import _sequential as sequential
+from . import _tail as gpd
+from ._checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from ._parallel import BACKENDS, effective_jobs, run_tasks
+from ._pools import make_pool
+from ._sampling import BlockStreams
+from ._wordgroups import WordGroups, resolve
 from .embeddings import Embeddings, derived
 from .errors import PermtestError, one_of
 from .nulls import REGISTRY as NULL_REGISTRY
 from .nulls import Draw, Null, Setup
 from .nulls import names as null_names
-from .parallel import BACKENDS, effective_jobs, run_tasks
-from .pools import make_pool
-from .sampling import BlockStreams
-from .wordgroups import WordGroups, resolve
 
 SEED_BLOCK = 1000  # permutations per seed block: part of the reproducibility contract
 TAILS = ("none", "gpd")
@@ -217,11 +218,11 @@ def permutation_test(
 
     ``early_stop`` (True, or the risk epsilon; default off) stops once the decision
     "p <= alpha" can no longer change with probability above epsilon (1e-3 when
-    True), by Gandy's (2009) sequential rule (:mod:`permtest.sequential`);
+    True), by Gandy's (2009) sequential rule (:mod:`permtest._sequential`);
     ``permutations`` is then the budget and the result reports how many were used.
     ``alpha`` matters only for that decision. ``tail="gpd"`` adds a generalized
     Pareto estimate of p to ``details`` when fewer than 10 permutations reach the
-    observed value (:mod:`permtest.tail`; an estimate, never the reported p).
+    observed value (:mod:`permtest._tail`; an estimate, never the reported p).
     ``backend="dask"`` runs the seed blocks on a Dask cluster (``scheduler``
     address, or a local one). ``device="cuda"`` computes the null distribution on
     a GPU (:mod:`permtest.gpu`: same distribution, its own random streams, so not

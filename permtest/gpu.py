@@ -9,7 +9,7 @@ imported only when a function here runs.
 Exact sampling without replacement on a GPU
 -------------------------------------------
 The sampling nulls need, per permutation, one key per slot, with no key repeated
-within a domain (the :class:`~permtest.sampling.Domain` of each null, shared with
+within a domain (the :class:`~permtest._sampling.Domain` of each null, shared with
 the CPU engine; ``shuffle``: a value's position in the flattened matrix). Per batch:
 
 1. Words. Every slot takes a uniform random word of 31 bits (62 for domains larger
@@ -45,7 +45,7 @@ independent of the accepted key, which is uniform. So the distribution of the
 output is invariant under any relabelling of each domain. Relabellings act
 transitively on the admissible key tuples (injective within each domain), so the
 output is uniform over them: exactly sampling without replacement. This is the
-argument of :mod:`permtest.sampling`. ``labels`` uses the same sampler: the ranks
+argument of :mod:`permtest._sampling`. ``labels`` uses the same sampler: the ranks
 of n distinct uniform keys form a uniform permutation.
 
 Reproducibility
@@ -90,11 +90,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import measures
+from ._pools import Pool
+from ._sampling import Domain
+from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of
 from .nulls import columns_domain, shuffle_domain, tokens_domain
-from .pools import Pool
-from .sampling import Domain
-from .wordgroups import WordGroups
 
 # The statistics declared with device=True (permtest.measures); each has a torch version below.
 STATISTICS = tuple(s.name for s in measures.builtins() if s.device)
@@ -152,7 +152,7 @@ def available(device: str) -> None:
 
 @dataclass(frozen=True)
 class Sampler:
-    """A :class:`~permtest.sampling.Domain` on the device: how words become keys.
+    """A :class:`~permtest._sampling.Domain` on the device: how words become keys.
 
     Slot ``s`` maps a word ``w <= last[s]`` to key ``offset[s] + stride[s] * (w % size[s])``
     and rejects larger words. Words, keys and these tensors share ``dtype``.
@@ -496,7 +496,7 @@ def _check(groups, statistic, null, permutations, seed, stream, pool, batch_size
     if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in stream):
         raise PermtestError(f"stream must be a tuple of integers >= 0; got {stream!r}")
     if null == "tokens" and not isinstance(pool, Pool):
-        raise PermtestError("the tokens null needs a pool (permtest.pools.make_pool)")
+        raise PermtestError("the tokens null needs a pool (permtest._pools.make_pool)")
     if null == "labels" and groups.n_groups < 2:
         raise PermtestError(f"the labels null permutes group membership and needs 2+ groups; got {groups.n_groups}")
 

@@ -12,7 +12,7 @@ nothing else lists statistic names. Adding a built-in statistic is one
 A user statistic is a function ``f(vectors, labels, **params) -> (B,)``
 (:class:`FunctionMeasure`): passed to ``permutation_test(statistic=f)``,
 registered by name with :func:`register_statistic`, named by a config
-(``statistic: {function: "stats.py:f"}``, :mod:`permtest.usercode`) or shipped by
+(``statistic: {function: "stats.py:f"}``, :mod:`permtest._usercode`) or shipped by
 a package in the entry-point group ``permtest.statistics``. It is checked once,
 before any permutation, on a small batch of real draws (:meth:`FunctionMeasure.verify`).
 
@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import statistics, usercode
-from .checks import integer_problem
+from . import _usercode as usercode
+from . import statistics
+from ._checks import integer_problem
+from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of, shown
-from .wordgroups import WordGroups
 
 if TYPE_CHECKING:
     from .nulls import Draw
@@ -415,7 +416,7 @@ def builtins() -> list[Statistic]:
 
 def lookup(statistic, where: str = "") -> Statistic:
     """The declaration of ``statistic``: a name (built in, registered or an entry
-    point), a :class:`~permtest.usercode.FunctionRef` a config gave, a callable, or
+    point), a :class:`~permtest._usercode.FunctionRef` a config gave, a callable, or
     a :class:`Statistic`. Loading code a reference names runs it."""
     if isinstance(statistic, Statistic):
         return statistic
@@ -671,7 +672,7 @@ _builtin(Statistic(
 
 
 # The tokens null of ``neighbors`` needs the k nearest vocabulary neighbours of every
-# pool word (:func:`permtest.knn.pool_neighbors`): pool x V similarities of d values
+# pool word (:func:`permtest._knn.pool_neighbors`): pool x V similarities of d values
 # each. Its cost is estimated by a fixed formula, never by timing this machine, so
 # `check` and `run` agree and a config is accepted or refused the same everywhere.
 # Calibrated with knn.nearest on a 2-core machine (CPU seconds: 12-16 ns per

@@ -7,7 +7,7 @@ lists. None of them writes into the embedding matrix.
 - ``shuffle``: the teaching demo's flatten-shuffle-reshape of the whole matrix. After
   a uniform shuffle of all V*d coordinates, the rows a statistic reads hold a uniform
   sample *without replacement* of the matrix's values, so only those values are
-  drawn (:mod:`permtest.sampling`): the cost depends on the claim, not on V.
+  drawn (:mod:`permtest._sampling`): the cost depends on the claim, not on V.
 - ``columns``: each dimension shuffled across tokens independently; the rows read
   hold, per dimension, a sample without replacement of that column.
 - ``tokens``: the claim's words replaced by distinct random words from a pool, group
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pools import Pool
-from .sampling import BlockStreams, Domain, draw_distinct
-from .wordgroups import WordGroups
+from ._pools import Pool
+from ._sampling import BlockStreams, Domain, draw_distinct
+from ._wordgroups import WordGroups
 
 
 @dataclass

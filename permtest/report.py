@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, plots
+from . import _files as files
+from . import _plots as plots
 from ._version import __version__
 from .errors import PermtestError
 from .runner import COLUMNS, ConfigRun, Outcome
@@ -468,9 +469,9 @@ def _write_atomically(folder: Path, flag: str, writers: list[tuple[str, Callable
     are untouched. OS errors become one-line PermtestErrors naming ``flag`` and the
     folder (or ``shown``).
 
-    Temporary names come from :func:`permtest.files.temp_path` (they carry this
+    Temporary names come from :func:`permtest._files.temp_path` (they carry this
     process's id), and the folder is first rid of the temporary files a killed
-    earlier run left (:func:`permtest.files.clean_stale`). An interrupt that
+    earlier run left (:func:`permtest._files.clean_stale`). An interrupt that
     arrives during the renames is held and delivered after the last one; the
     exception then has ``written`` (the final paths), so a caller can tell that
     these reports are complete."""

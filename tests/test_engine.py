@@ -9,7 +9,7 @@ from scipy import stats
 
 import permtest
 from permtest import statistics
-from permtest.pools import make_pool
+from permtest._pools import make_pool
 
 WORDS = {"g": ["aa", "ab", "ac", "ad"]}
 TWO = {"x": ["aa", "ab", "ac"], "y": ["ad", "ae", "af"]}

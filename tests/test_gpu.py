@@ -3,7 +3,7 @@ sampler, each null against its literal definition, reproducibility.
 
 Everything runs on the ``cpu`` device (the same code); tests marked ``gpu`` repeat
 the key checks on CUDA and skip cleanly without it. Reference values come from
-numpy (:mod:`permtest.statistics`, :func:`permtest.sampling.repeats`), from the
+numpy (:mod:`permtest.statistics`, :func:`permtest._sampling.repeats`), from the
 nulls' literal definitions simulated in numpy, and from exact enumeration.
 """
 
@@ -20,11 +20,11 @@ from literal import DRAWS, coherence_of, literal_null, small_embeddings
 from scipy import stats
 
 from permtest import gpu, statistics
+from permtest._pools import make_pool
+from permtest._sampling import Domain, repeats
+from permtest._wordgroups import WordGroups, resolve
 from permtest.errors import PermtestError
 from permtest.nulls import all_labelings
-from permtest.pools import make_pool
-from permtest.sampling import Domain, repeats
-from permtest.wordgroups import WordGroups, resolve
 
 torch = pytest.importorskip("torch")
 

@@ -12,10 +12,11 @@ import pytest
 from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert, tiny_gpt2
 
 import permtest
-from permtest import huggingface, sources
-from permtest.cache import cache_root
+from permtest import sources
+from permtest._cache import cache_root
+from permtest._pools import make_pool
 from permtest.errors import PermtestError, PermtestWarning
-from permtest.pools import make_pool
+from permtest.sources import _huggingface as huggingface
 from permtest.sources import load_source, minilm_folder
 
 MINILM_TEMPLATES = ["I saw a {} in the garden.", "This is a picture of a {}."]
@@ -403,8 +404,8 @@ def test_other_safetensors_files_do_not_hide_pytorch_weights(bert_folder, tmp_pa
 def test_neighbourhood_hub_counts_are_by_row_in_a_spelling_vocabulary(gpt2_folder):
     # Byte-level BPE: the bare token 'cat' and 'Ġcat' are different rows, and a
     # neighbour's hub count must be its own row's, not that of its re-spelling.
-    from permtest import knn
-    from permtest.neighborhood import neighborhood
+    from permtest import _knn as knn
+    from permtest._neighborhood import neighborhood
 
     emb = load_source({"kind": "huggingface", "model": str(gpt2_folder)})
     for word in ("cat", "tree"):

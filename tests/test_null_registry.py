@@ -58,8 +58,8 @@ def test_a_null_cannot_reuse_a_name_or_a_stream(scratch_registry, name, stream_i
 
 
 def test_bind_builds_each_null_from_one_setup(tiny):
-    from permtest.pools import make_pool
-    from permtest.wordgroups import resolve
+    from permtest._pools import make_pool
+    from permtest._wordgroups import resolve
 
     groups = resolve(tiny, {"a": ["aa", "ab", "ac"], "b": ["ad", "ae"]}, "error", "")
     vectors = tiny.matrix[groups.rows].astype(np.float64)[None]

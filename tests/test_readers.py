@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from permtest import readers
 from permtest.errors import PermtestError
+from permtest.sources import _readers as readers
 
 WORDS = ("the", "of", "purple", "café", "asia", "naïve")
 
@@ -322,7 +322,7 @@ def test_safetensors_without_a_matrix_or_damaged(tmp_path):
 def test_readers_do_not_import_torch():
     import subprocess
 
-    code = ("import sys, numpy as np, tempfile, pathlib; from permtest import readers;"
+    code = ("import sys, numpy as np, tempfile, pathlib; from permtest.sources import _readers as readers;"
             "p = pathlib.Path(tempfile.mkdtemp()) / 'v.txt'; p.write_text('a 1 2\\nb 3 4\\n');"
             "readers.read(p); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -27,7 +27,8 @@ import pandas as pd
 import pytest
 
 import permtest
-from permtest import plots, report, runner
+from permtest import _plots as plots
+from permtest import report, runner
 from permtest.config import load
 from permtest.errors import PermtestError
 from permtest.runner import COLUMNS, ConfigRun, Outcome

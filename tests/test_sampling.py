@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from permtest._kernels import dedupe, take
-from permtest.sampling import BlockStreams, Domain, dedupe_reference, draw_distinct, lemire, repeats
+from permtest._sampling import BlockStreams, Domain, dedupe_reference, draw_distinct, lemire, repeats
 
 
 def columns_domain(rows, dims, pieces):

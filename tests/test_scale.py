@@ -9,10 +9,10 @@ import pytest
 from scipy import stats
 
 import permtest
-from permtest import sequential
+from permtest import _sequential as sequential
+from permtest._tail import gpd_tail
 from permtest.cli import main
 from permtest.engine import _tail_estimate
-from permtest.tail import gpd_tail
 
 COLORS = {"colors": ["red", "green", "blue", "yellow", "purple", "orange", "pink", "brown"]}
 CONTROL = {"mixed": ["dockyard", "glanced", "told", "deadline", "disabled", "preliminary", "bill", "comfortably"]}
@@ -129,8 +129,8 @@ def test_report_says_p_below_one_over_m_plus_one(glove, tmp_path, capsys):
 
 def test_device_engine_through_the_api(tiny):
     from permtest import gpu
+    from permtest._wordgroups import resolve
     from permtest.engine import preprocessed
-    from permtest.wordgroups import resolve
 
     groups = {"g": ["aa", "ab", "ac"]}
     res = permtest.permutation_test(tiny, groups, null="shuffle", permutations=1500, seed=4, device="cpu")

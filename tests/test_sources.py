@@ -12,8 +12,8 @@ import pytest
 
 import permtest
 from permtest import sources
+from permtest._pools import make_pool
 from permtest.errors import PermtestError
-from permtest.pools import make_pool
 from permtest.sources import load_source, normalize_spec, sources_text, spec_label
 
 

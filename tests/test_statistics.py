@@ -108,7 +108,7 @@ def brute_neighbor_fraction(vocab, rows, labels, k, query=None, target=None):
 
 @pytest.mark.parametrize("query,target", [(None, None), (0, None), (0, 1)])
 def test_neighbor_fraction_matches_brute_force(query, target):
-    from permtest import knn
+    from permtest import _knn as knn
 
     rng = np.random.default_rng(7)
     # Two tight clusters in a noisy vocabulary, so the fractions are not all zero.
@@ -128,7 +128,7 @@ def test_neighbor_fraction_matches_brute_force(query, target):
 
 
 def test_nearest_orders_by_similarity_and_excludes_self():
-    from permtest import knn
+    from permtest import _knn as knn
 
     vocab = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.7, 0.7], [-1.0, 0.0]])
     unit = knn.unit_rows(vocab)
@@ -138,7 +138,7 @@ def test_nearest_orders_by_similarity_and_excludes_self():
 
 
 def test_nearest_breaks_ties_at_the_kth_place_by_lowest_row():
-    from permtest import knn
+    from permtest import _knn as knn
 
     # Rows 1..2000 are the same vector: every choice of 3 among them is a valid
     # argpartition answer; the documented one is the lowest rows, in order.
@@ -153,7 +153,7 @@ def test_nearest_breaks_ties_at_the_kth_place_by_lowest_row():
 
 
 def test_neighbour_cache_expands_a_home_folder(monkeypatch, tmp_path):
-    from permtest.cache import cache_root
+    from permtest._cache import cache_root
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PERMTEST_CACHE", "~/cache")

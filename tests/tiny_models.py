@@ -46,7 +46,7 @@ def tiny_bert(folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) ->
 
 def _byte_alphabet() -> list[str]:
     """The 256 characters GPT-2 uses for bytes (written out independently of
-    permtest.huggingface, as the test's oracle)."""
+    permtest.sources._huggingface, as the test's oracle)."""
     printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
     chars, extra = [], 0
     for byte in range(256):

@@ -32,7 +32,8 @@ from conftest import random_embeddings
 from tiny_models import TEMPLATES, tiny_bert
 
 import permtest
-from permtest import knn, sources
+from permtest import _knn as knn
+from permtest import sources
 from permtest.errors import PermtestWarning
 
 # ---------------------------------------------------------------- the format, read independently

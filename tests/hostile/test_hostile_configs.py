@@ -20,7 +20,8 @@ import pytest
 from conftest import random_embeddings
 
 import permtest
-from permtest import config, engine, pools, report, runner
+from permtest import _pools as pools
+from permtest import config, engine, report, runner
 from permtest.cli import main
 from permtest.errors import PermtestError
 
@@ -206,7 +207,7 @@ def test_hostile_config_exits_2_with_one_line(tmp_path, capsys, build, message, 
 def test_both_parsers_apply_the_limits(loader, text, message):
     """libyaml's parser (when PyYAML has it) and PyYAML's Python one sit under the
     same bounded composer."""
-    from permtest import yamlfile
+    from permtest import _yamlfile as yamlfile
 
     loader = getattr(yamlfile, loader)
     if loader is None:
@@ -219,7 +220,7 @@ def test_both_parsers_apply_the_limits(loader, text, message):
 
 def test_values_in_one_file_are_bounded(tmp_path, monkeypatch):
     # The real limit (10 million) takes a 20 MB file to reach; the check is the same.
-    from permtest import yamlfile
+    from permtest import _yamlfile as yamlfile
 
     monkeypatch.setattr(yamlfile, "MAX_VALUES", 1000)
     path = tmp_path / "many.yaml"

@@ -29,8 +29,9 @@ import numpy as np
 import pytest
 
 import permtest
-from permtest import readers, sources
+from permtest import sources
 from permtest.errors import PermtestError
+from permtest.sources import _readers as readers
 
 SECONDS = 10  # what a hostile file may cost before its message
 PACKAGE_ROOT = str(Path(permtest.__file__).resolve().parent.parent)  # the permtest under test, for children

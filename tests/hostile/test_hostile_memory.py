@@ -26,7 +26,8 @@ from conftest import random_embeddings
 from scipy import stats
 
 import permtest
-from permtest import knn, measures, statistics
+from permtest import _knn as knn
+from permtest import measures, statistics
 from permtest.cli import main
 from permtest.errors import PermtestError
 

@@ -31,7 +31,10 @@ import pandas as pd
 import pytest
 
 import permtest
-from permtest import cli, files, plots, report, runner, sequential
+from permtest import _files as files
+from permtest import _plots as plots
+from permtest import _sequential as sequential
+from permtest import cli, report, runner
 from permtest.cli import main
 from permtest.config import load
 from permtest.errors import PermtestError, warn

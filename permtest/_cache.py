@@ -1,8 +1,8 @@
 """The disk cache: one folder, and entries that prove what they hold.
 
 Everything permtest caches lives under ``$PERMTEST_CACHE`` (default
-``~/.cache/permtest``): ``knn/`` holds neighbour tables (:mod:`permtest.knn`),
-``contextual/`` contextual vectors (:mod:`permtest.contextual`).
+``~/.cache/permtest``): ``knn/`` holds neighbour tables (:mod:`permtest._knn`),
+``contextual/`` contextual vectors (:mod:`permtest.sources._contextual`).
 
 A cache file is trusted no more than any other file on disk: someone may have
 replaced it, a crash elsewhere may have cut it short, another version of permtest
@@ -14,13 +14,13 @@ holding the caller's arrays and ``meta``, a JSON string::
 ``key`` is the caller's description of the inputs (format version, matrix or model
 fingerprint, parameters); ``sha256`` is :func:`checksum` of the arrays. Loading an
 entry (:meth:`Entry.load`) verifies, in order: the path is a regular file (a FIFO,
-device or folder is refused without blocking, see :func:`permtest.files.open_regular`),
+device or folder is refused without blocking, see :func:`permtest._files.open_regular`),
 it parses as such an archive with exactly the expected arrays and every array's
 header agrees with its size (nothing is allocated on a header's word), the recorded
 key equals the expected key, the checksum matches, and the caller's own structural
 check passes. A missing file is a plain miss. A file that does not verify is a miss
 too, and once the caller has recomputed the entry and saved it (:meth:`Entry.save`,
-atomically through :func:`permtest.files.atomic_file`), a :class:`PermtestWarning`
+atomically through :func:`permtest._files.atomic_file`), a :class:`PermtestWarning`
 names the file and the reason.
 
 The checksum guards against damage and careless edits, not against someone who
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_file, open_regular
 from .errors import PermtestError, printable, shown, warn
-from .files import atomic_file, open_regular
 
 __all__ = ["Entry", "Unverified", "cache_root", "checksum"]
 

@@ -8,7 +8,7 @@ word has its own row here and ``subwords`` does not apply.
 The rows are a *pool* of words followed by the claim words the pool lacks:
 
 * the pool: the tokenizer's whole-word entries in token-id order (see
-  :mod:`permtest.huggingface` for what counts as a whole word), the first
+  :mod:`permtest.sources._huggingface` for what counts as a whole word), the first
   ``pool_size`` of them. ``pool: words`` of the ``tokens`` null draws from it alone
   (``whole_words`` marks it), so the null never depends on which claims a config has.
 * the extra words, sorted: whatever claim words ``load_source(spec, words)`` was
@@ -16,12 +16,12 @@ The rows are a *pool* of words followed by the claim words the pool lacks:
 
 Computing vectors means running the model over every word and template, so results
 are cached under ``$PERMTEST_CACHE`` (default ``~/.cache/permtest``, see
-:mod:`permtest.cache`), in a folder keyed by the model (its files' names, sizes and
+:mod:`permtest._cache`), in a folder keyed by the model (its files' names, sizes and
 times), revision, layer and templates: one file per pool size (its words and
 vectors) and one store of extra words, so a second run with the same words loads
 without the model, without even importing torch or transformers.
 
-Each file is a verified :class:`permtest.cache.Entry`: it records the key above
+Each file is a verified :class:`permtest._cache.Entry`: it records the key above
 (plus the pool size, for a pool file) and a checksum of its words and vectors. It
 is used only if both match and its vectors are 2-D float32, finite, one row per
 distinct word, at most ``pool_size`` words, and the store as wide as the pool. When
@@ -30,7 +30,7 @@ pool file holds its pool words, and every vector is as wide as its own. A file t
 does not verify is recomputed, atomically replaced and named in a warning; a folder
 that cannot be written is an error naming ``PERMTEST_CACHE``.
 
-This module imports no torch itself; :mod:`permtest.huggingface` does, when a
+This module imports no torch itself; :mod:`permtest.sources._huggingface` does, when a
 vector has to be computed.
 """
 
@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache
-from .embeddings import Embeddings
-from .errors import PermtestError
-from .files import atomic_file
+from .. import _cache as cache
+from .._files import atomic_file
+from ..embeddings import Embeddings
+from ..errors import PermtestError
 
 # Bump when the cached vectors would change meaning (2: unknown words refused; 3: each
 # file a verified cache entry). Older folders are no longer read: recomputed silently.
@@ -55,7 +55,7 @@ CACHE_FORMAT = 3
 
 def load(spec: dict, words: list[str], name: str, progress=None) -> Embeddings:
     """Embeddings for a validated ``huggingface`` spec with an integer layer."""
-    from . import huggingface as hf
+    from . import _huggingface as hf
 
     started = time.perf_counter()
     model = _Model(hf.Location(spec["model"], spec["revision"], spec["trust_remote_code"], name), spec)
@@ -117,7 +117,7 @@ class _Model:
 
     @property
     def tokenizer(self):
-        from . import huggingface as hf
+        from . import _huggingface as hf
 
         if self._tokenizer is None:
             hf.check_layer(self.where, hf.load_config(self.where), self.spec["layer"])
@@ -125,7 +125,7 @@ class _Model:
         return self._tokenizer
 
     def pool_words(self) -> list[str]:
-        from . import huggingface as hf
+        from . import _huggingface as hf
 
         if self._pool_words is None:
             words = hf.pool_words(self.tokenizer, self.spec["pool_size"])
@@ -143,7 +143,7 @@ class _Model:
         return self._width
 
     def vectors(self, words: list[str], progress) -> np.ndarray:
-        from . import huggingface as hf
+        from . import _huggingface as hf
 
         if self._encoder is None:
             self._encoder = hf.Encoder(self.where, self.tokenizer, self.spec["device"])

@@ -5,7 +5,7 @@ closest. Under the ``tokens`` null the words change from one permutation to the 
 so the neighbour lists of the whole pool are computed once (in chunks) and a
 permutation becomes a table lookup.
 
-The table is cached under ``$PERMTEST_CACHE/knn/`` as one :class:`permtest.cache.Entry`
+The table is cached under ``$PERMTEST_CACHE/knn/`` as one :class:`permtest._cache.Entry`
 per matrix (its sha256 and preprocessing), pool (its rows' sha256), k and tie
 rule. A cached table is used only when it verifies: its key and checksum, then
 int64 of shape ``(pool rows, k)``, every neighbour a row of the matrix, no row
@@ -24,7 +24,7 @@ import secrets
 
 import numpy as np
 
-from . import cache
+from . import _cache as cache
 
 # Query rows per matrix product: at most _CHUNK, and at most _CHUNK_VALUES similarities,
 # so a chunk's similarities and argpartition's indices stay near 200 MiB for any V.
@@ -86,7 +86,7 @@ def _lowest_rows_at_ties(sims: np.ndarray, top: np.ndarray, top_sims: np.ndarray
 def pool_neighbors(unit: np.ndarray, rows: np.ndarray, k: int, matrix_id: str) -> np.ndarray:
     """Neighbour lists of the given vocabulary rows (``(rows.size, k)`` int64),
     cached on disk as a verified entry keyed by the matrix, the rows, k and the tie
-    rule. A cached table is used only if it verifies (see :mod:`permtest.cache`),
+    rule. A cached table is used only if it verifies (see :mod:`permtest._cache`),
     passes :func:`_check_table` and its spot checks; otherwise it is recomputed
     and replaced."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)

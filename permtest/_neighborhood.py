@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import knn
+from . import _knn as knn
+from ._pools import make_pool
+from ._wordgroups import missing_message
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of
-from .pools import make_pool
-from .wordgroups import missing_message
 
 NULLS = ("shuffle", "columns")
 HUB_FACTOR = 5  # a neighbour counted this many times more often than chance is a hub

@@ -13,7 +13,7 @@ temporary name carries the writer's process id (``.<name>.<pid>-<hex>.tmp``):
 a run killed by SIGKILL cannot remove its own temporary files, so every later
 write into that folder removes the ones whose process is gone (or that are older
 than :data:`STALE_SECONDS`, for a pid reused or from another machine sharing the
-folder). Reports (:mod:`permtest.report`) and caches (:mod:`permtest.cache`) both
+folder). Reports (:mod:`permtest.report`) and caches (:mod:`permtest._cache`) both
 write through here.
 """
 

