@@ -56,7 +56,7 @@ class Bench:
     def __init__(self, args):
         import torch
 
-        from permtest import gpu
+        from permtest import gpu, measures
         from permtest._pools import Pool
         from permtest._wordgroups import WordGroups
 
@@ -71,6 +71,7 @@ class Bench:
         self.rows = picked
         self.groups = WordGroups(("words",), tuple(f"w{r}" for r in picked), np.zeros(n, dtype=np.int64),
                                  tuple((int(r),) for r in picked), picked.astype(np.int64))
+        self.coherence = measures.make("coherence", self.groups, None)
         self.pool = Pool(np.arange(rows, dtype=np.int64), np.array([0]), np.array([rows]), np.array([0]), None,
                          "all rows")
 
@@ -123,7 +124,7 @@ class Bench:
 
     def shuffle(self) -> dict:
         out = self.rate("shuffle")
-        claim = self.gpu._Claim(self.matrix, self.groups, "coherence", "shuffle", None, self.device)
+        claim = self.gpu._Claim(self.matrix, self.groups, self.coherence, "shuffle", None, self.device)
         out["batch_rows"] = claim.batch_rows()
         out["spares_per_perm"] = claim.sampler.spares
         out["word_bits"] = claim.sampler.bits
@@ -131,7 +132,7 @@ class Bench:
 
     def tokens(self) -> dict:
         out = self.rate("tokens")
-        claim = self.gpu._Claim(self.matrix, self.groups, "coherence", "tokens", self.pool, self.device)
+        claim = self.gpu._Claim(self.matrix, self.groups, self.coherence, "tokens", self.pool, self.device)
         out["batch_rows"] = claim.batch_rows()
         return out
 
@@ -177,7 +178,7 @@ class Bench:
         from torch.profiler import ProfilerActivity, profile
 
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if self.device.type == "cuda" else [])
-        claim = self.gpu._Claim(self.matrix, self.groups, "coherence", "shuffle", None, self.device)
+        claim = self.gpu._Claim(self.matrix, self.groups, self.coherence, "shuffle", None, self.device)
         rows = claim.batch_rows()
         self.null("shuffle", rows, seed=1)
         with profile(activities=activities) as prof:
@@ -198,7 +199,7 @@ class Bench:
         """The first hash table's steps (``repeated_slots``), timed one by one on a
         batch of shuffle keys, with alternatives for the scatter and the gather."""
         gpu, torch = self.gpu, self.torch
-        claim = gpu._Claim(self.matrix, self.groups, "coherence", "shuffle", None, self.device)
+        claim = gpu._Claim(self.matrix, self.groups, self.coherence, "shuffle", None, self.device)
         rows = claim.batch_rows()
         words, _ = claim.draw_words(range(-(-rows // gpu.SEED_BLOCK)), rows, 0, ())
         keys, _ = claim.sampler.keys(words[:rows])
@@ -225,8 +226,9 @@ class Bench:
         return {"rows": rows, "ns_per_perm": times}
 
     def stages(self) -> dict:
+        from permtest import statistics
         gpu, torch = self.gpu, self.torch
-        claim = gpu._Claim(self.matrix, self.groups, "coherence", "shuffle", None, self.device)
+        claim = gpu._Claim(self.matrix, self.groups, self.coherence, "shuffle", None, self.device)
         count = claim.batch_rows()
         blocks = range(-(-count // gpu.SEED_BLOCK))
         claim.draw_words(blocks, count, 0, ())  # warm-up
@@ -245,8 +247,9 @@ class Bench:
         for rows in (1000, 4000, 8000):
             part = batch[:rows] if rows <= count else batch[:1].expand(rows, -1, -1).contiguous()
             labels = claim.labels
-            gpu.coherence(gpu.cosines(part), labels, 1)
-            _, seconds = self.timed(lambda x=part, y=labels: [gpu.coherence(gpu.cosines(x), y, 1) for _ in range(5)])
+            statistics.coherence(statistics.cosines(part), labels, 1)
+            _, seconds = self.timed(lambda x=part, y=labels: [statistics.coherence(statistics.cosines(x), y, 1)
+                                                              for _ in range(5)])
             chunks[str(rows)] = seconds / 5 / rows * 1e9
         return {"batch_rows": count, "statistic_chunk_rows": claim.chunk, "ns_per_perm": {
             "words": t_words * per, "keys": t_keys * per, "repeats": t_repeats * per,
@@ -256,16 +259,17 @@ class Bench:
             "injective_rows": bool((torch.sort(keys, dim=1).values.diff(dim=1) != 0).all().item())}
 
     def literal_randperm(self) -> dict:
-        torch, gpu = self.torch, self.gpu
+        torch = self.torch
         flat = self.matrix.reshape(-1)
         generator = torch.Generator(device=self.device).manual_seed(0)
         rows = torch.as_tensor(self.rows, device=self.device)
         labels = torch.zeros(len(self.rows), dtype=torch.int64, device=self.device)
 
         def once():
+            from permtest import statistics
             shuffled = flat[torch.randperm(flat.numel(), generator=generator, device=self.device)]
             vectors = shuffled.view(self.matrix.shape)[rows].to(torch.float64)[None]
-            return float(gpu.coherence(gpu.cosines(vectors), labels, 1)[0])
+            return float(statistics.coherence(statistics.cosines(vectors), labels, 1)[0])
 
         once()
         reps = self.size["literal"]

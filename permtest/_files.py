@@ -68,16 +68,28 @@ def _os_reason(exc: OSError) -> str:
 def check_regular(path: str | Path, shown: object = None) -> int:
     """Raise a PermtestError unless ``path`` (symlinks followed) is a regular file;
     return its size. ``shown`` is how messages name it (default: the path)."""
-    where = path if shown is None else shown
+    size, problem = _regular(path)
+    if problem:
+        raise PermtestError(f"{path if shown is None else shown}: {problem}")
+    return size
+
+
+def regular_problem(path: str | Path, missing: str = "no such file") -> str | None:
+    """Why ``path`` (symlinks followed) is not a regular file, in the words of
+    :func:`check_regular` (``missing`` when nothing is there); None when it is."""
+    return _regular(path, missing)[1]
+
+
+def _regular(path: str | Path, missing: str = "no such file") -> tuple[int, str | None]:
     try:
         info = os.stat(path)
     except OSError as exc:
-        raise PermtestError(f"{where}: {_os_reason(exc)}") from None
+        return 0, missing if exc.errno == errno.ENOENT else _os_reason(exc)
     except ValueError:  # a NUL in the path
-        raise PermtestError(f"{where}: not a valid path") from None
+        return 0, "not a valid path"
     if not stat.S_ISREG(info.st_mode):
-        raise PermtestError(f"{where}: {_kind(info.st_mode)}")
-    return info.st_size
+        return 0, _kind(info.st_mode)
+    return info.st_size, None
 
 
 def open_regular(path: str | Path, max_bytes: int | None = None, shown: object = None) -> BinaryIO:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _knn as knn
+from ._checks import Choice, Integer, require
 from ._pools import make_pool
 from ._wordgroups import missing_message
 from .embeddings import Embeddings
-from .errors import PermtestError, one_of
+from .errors import PermtestError
 
 NULLS = ("shuffle", "columns")
 HUB_FACTOR = 5  # a neighbour counted this many times more often than chance is a hub
@@ -43,12 +44,10 @@ class Neighborhood:
 
 def neighborhood(emb: Embeddings, word: str, k: int = 10, null: str = "shuffle", seed: int = 0,
                  sample: int = 1000) -> Neighborhood:
-    if null not in NULLS:
-        raise PermtestError(one_of("--null", null, NULLS))
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < emb.shape[0]:
-        raise PermtestError(f"-k must be an integer from 1 to {emb.shape[0] - 1}; got {k!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise PermtestError(f"--seed must be an integer >= 0; got {seed!r}")
+    require(null, Choice(NULLS), "--null")
+    others = emb.shape[0] - 1
+    k = require(k, Integer(1, others, expected=f"an integer from 1 to {others}"), "-k")
+    seed = require(seed, Integer(0), "--seed")
     row = emb.row_of(word)
     if row is None:
         raise PermtestError(missing_message(emb, [(word, None)]))

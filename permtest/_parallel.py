@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 
+from ._checks import JOBS, require
 from .errors import PermtestError
 
 # Threads are the default: the hot loops (numpy gathers, the numba kernel) release
@@ -23,8 +24,7 @@ BACKENDS = ("threading", "loky", "dask")
 def effective_jobs(n_jobs: int, name: str = "n_jobs") -> int:
     """``-1`` means every core, ``-2`` all but one, as in joblib. ``name`` is what
     the caller calls the option (``-j/--jobs`` on the command line)."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise PermtestError(f"{name} must be a non-zero integer (-1 = every core); got {n_jobs!r}")
+    n_jobs = require(n_jobs, JOBS, name)
     cores = os.cpu_count() or 1
     return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)
 

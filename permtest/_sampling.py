@@ -36,10 +36,15 @@ independent of batch size and ``n_jobs``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+# Permutations per seed block: block k (permutations 1000 k ... 1000 k + 999) has its
+# own random streams, in both engines. Part of the reproducibility contract.
+SEED_BLOCK = 1000
 
 _U32 = np.uint64(0xFFFFFFFF)
 
@@ -87,10 +92,8 @@ class Domain:
 
     @cached_property
     def spares(self) -> int:
-        """Spare draws per permutation: the expected repairs plus a Poisson tail
-        (running out is a ~1e-9 event per permutation, and harmless anyway)."""
-        lam = self.expected_repairs()
-        return int(np.ceil(lam + 6.0 * np.sqrt(lam) + 8.0))
+        """Spare draws per permutation of the CPU engine (:func:`spare_count`)."""
+        return spare_count(self.expected_repairs())
 
     def expected_repairs(self) -> float:
         """Expected number of repeated draws per permutation (the birthday count),
@@ -99,6 +102,15 @@ class Domain:
         triples = np.stack([self.size, self.offset, self.stride], axis=1)
         shared, counts = np.unique(triples, axis=0, return_counts=True)
         return float(np.sum(counts * (counts - 1) / (2.0 * shared[:, 0])))
+
+
+def spare_count(expected: float) -> int:
+    """Spare draws per permutation for ``expected`` draws to replace (repeats, and
+    on the device rejected words): the mean plus a Poisson tail of 6 sd and 8 more,
+    so running out is a ~1e-9 event per permutation (and handled anyway). Both
+    engines size their spare streams with it; the count is part of the streams'
+    layout, hence of the bits."""
+    return int(math.ceil(expected + 6.0 * math.sqrt(expected) + 8.0))
 
 
 class BlockStreams:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._arrays import is_numpy, namespace
 from .embeddings import Embeddings
 from .errors import PermtestError, one_of, printable, shown
 
@@ -64,14 +65,21 @@ class WordGroups:
     def pooled(self) -> bool:
         return any(len(p) > 1 for p in self.pieces)
 
-    def pool(self, piece_vectors: np.ndarray) -> np.ndarray:
-        """``(B, len(piece_rows), d)`` -> ``(B, n_words, d)``: mean over each word's pieces."""
+    def pool(self, piece_vectors):
+        """``(B, len(piece_rows), d)`` -> ``(B, n_words, d)``: mean over each word's
+        pieces. The one pooling rule of both engines: numpy arrays (the CPU engine)
+        or torch tensors (the device engine)."""
         if not self.pooled:
             return piece_vectors
-        starts = np.cumsum([0] + [len(p) for p in self.pieces[:-1]])
-        sums = np.add.reduceat(piece_vectors, starts, axis=1)
-        counts = np.array([len(p) for p in self.pieces], dtype=np.float64)
-        return sums / counts[None, :, None]
+        counts = [len(p) for p in self.pieces]
+        starts = np.cumsum([0] + counts[:-1])
+        xp = namespace(piece_vectors)
+        if is_numpy(xp):
+            # reduceat's order of addition is version 1's: its bits are the contract.
+            sums = np.add.reduceat(piece_vectors, starts, axis=1)
+            return sums / np.asarray(counts, dtype=np.float64)[None, :, None]
+        return xp.stack([xp.sum(piece_vectors[:, a:a + c, :], axis=1) / c for a, c in zip(starts.tolist(), counts)],
+                        axis=1)
 
     def group_index(self, name: str, what: str) -> int:
         if name not in self.names:

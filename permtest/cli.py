@@ -25,7 +25,10 @@ import threading
 import warnings
 from pathlib import Path
 
+from ._checks import Integer, OutputFile, require
 from .errors import PermtestError, PermtestWarning, printable
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + 15  # 143, what a shell reports for a process SIGTERM ended
@@ -259,8 +262,7 @@ def _run(args, gate: bool = False) -> int:
     # Where the reports go is checked before the run, not found unusable after it.
     report.check_writable(args.out)
     if gate and args.junit:
-        if Path(args.junit).is_dir():
-            raise PermtestError(f"--junit {args.junit}: is a folder; give the XML file's name")
+        require(args.junit, OutputFile("the XML file"), "--junit")
         report.check_writable_file(args.junit, "--junit")
     # Every config is checked in full before the first permutation runs.
     _validate_all(configs, args.device)
@@ -331,8 +333,7 @@ def _neighbors(args) -> int:
     from ._neighborhood import format_neighborhood, neighborhood
     from .sources import load_source
 
-    if args.sample < 10:
-        raise PermtestError(f"--sample must be at least 10; got {args.sample}")
+    require(args.sample, Integer(10, expected="at least 10"), "--sample")
     try:
         emb = load_source(args.source, words=[args.word])
     except PermtestError as exc:

@@ -21,13 +21,15 @@ from . import _preprocess, corrections, measures
 from . import _usercode as usercode
 from . import _yamlfile as yamlfile
 from . import nulls as _nulls
-from ._checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from ._checks import ALPHA, EPSILON, PERMUTATIONS, POOL_SIZE, SEED, Boolean, Choice, File, require
 from ._files import read_bytes
 from ._pools import MATCHES, POOLS
 from ._wordgroups import SUBWORDS
 from .errors import PermtestError, did_you_mean, printable, shown
 from .inference import ALTERNATIVES
 from .sources import normalize_spec
+
+__all__ = ["DEFAULTS", "VERSION", "Claim", "Config", "load"]
 
 VERSION = 1
 EXPECTATIONS = ("significant", "not-significant")
@@ -111,17 +113,10 @@ class Config:
         if early_stop:
             changes["early_stop"] = self.early_stop or 1e-3
         if permutations is not None:
-            changes["permutations"] = _bounded_int("-n/--permutations", permutations, 1, MAX_PERMUTATIONS)
+            changes["permutations"] = require(permutations, PERMUTATIONS, "-n/--permutations")
         if seed is not None:
-            changes["seed"] = _bounded_int("--seed", seed, 0, MAX_SEED)
+            changes["seed"] = require(seed, SEED, "--seed")
         return replace(self, **changes) if changes else self
-
-
-def _bounded_int(name: str, value, low: int, high: int) -> int:
-    problem = integer_problem(value, low, high)
-    if problem:
-        raise PermtestError(f"{name} {problem}")
-    return int(value)
 
 
 # A config is text from anyone: permtest reads at most this much of it. 100,000
@@ -132,12 +127,7 @@ MAX_CONFIG_BYTES = 32 * 2**20
 def read_yaml(path: Path) -> tuple[object, str]:
     """Parse a file with the bounded safe loader (:mod:`permtest._yamlfile`); every
     problem is one line naming the file (and the line, where the text has one)."""
-    try:
-        os.stat(path)
-    except FileNotFoundError:
-        raise PermtestError(f"{path}: no such config file") from None
-    except (OSError, ValueError):
-        pass  # read_bytes words it
+    require(path, File(missing="no such config file"))
     data = read_bytes(path, MAX_CONFIG_BYTES, shown=path)
     try:
         text = data.decode("utf-8")
@@ -306,25 +296,21 @@ def _epsilon(early_stop) -> bool | float:
 
 def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> None:
     """Types and ranges of the settings a config (or a claim) may set."""
+    def check(key, constraint):
+        problem = constraint.problem(settings[key]) if key in settings else None
+        if problem:
+            problems.add(problem, claim, key)
+
     def choice(key, allowed):
-        if key in settings and settings[key] not in allowed:
-            given = settings[key]
-            hint = did_you_mean(given, allowed) if isinstance(given, str) else ""
-            problems.add(f"must be one of {', '.join(allowed)}; got {shown(given)}{hint}", claim, key)
+        check(key, Choice(allowed))
 
     choice("preprocess", _preprocess.PREPROCESS)
     choice("subwords", SUBWORDS)
     choice("alternative", ALTERNATIVES)
     choice("match", MATCHES)
-    for key, low, high in (("permutations", 1, MAX_PERMUTATIONS), ("seed", 0, MAX_SEED)):
-        if key in settings:
-            problem = integer_problem(settings[key], low, high)
-            if problem:
-                problems.add(problem, claim, key)
-    if "alpha" in settings:
-        alpha = settings["alpha"]
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-            problems.add(f"must be a number strictly between 0 and 1; got {shown(alpha)}", claim, "alpha")
+    check("permutations", PERMUTATIONS)
+    check("seed", SEED)
+    check("alpha", ALPHA)
     if "correction" in settings:
         try:
             corrections.canonical(settings["correction"])
@@ -356,18 +342,15 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     if "early_stop" in settings:
         _check_early_stop(settings["early_stop"], problems, claim)
     if settings.get("pool_size") is not None:
-        problem = integer_problem(settings["pool_size"], 2)  # YAML gives no numpy integers: same rule as before
-        if problem:
-            problems.add(problem, claim, "pool_size")
+        check("pool_size", POOL_SIZE)
 
 
 def _check_early_stop(value, problems: _Problems, claim) -> None:
     """true / false, or {epsilon: risk} (Gandy 2009's bound on a wrong decision)."""
-    if isinstance(value, bool):
+    if Boolean().accepts(value):
         return
     if isinstance(value, Mapping) and set(value) <= {"epsilon"}:
-        epsilon = value.get("epsilon", 1e-3)
-        if not isinstance(epsilon, bool) and isinstance(epsilon, (int, float)) and 0 < epsilon < 0.5:
+        if EPSILON.accepts(value.get("epsilon", 1e-3)):
             return
     problems.add(f"must be true, false or {{epsilon: 0.001}} (0 < epsilon < 0.5); got {shown(value)}", claim,
                  "early_stop")

@@ -14,6 +14,8 @@ from statsmodels.stats.multitest import multipletests, multitest_alias
 
 from .errors import PermtestError, one_of
 
+__all__ = ["METHODS", "adjust", "canonical", "first_step_alpha", "reachable"]
+
 # The methods multipletests documents; each accepts the aliases statsmodels lists.
 METHODS = (
     "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel",

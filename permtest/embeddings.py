@@ -17,19 +17,73 @@ import numpy as np
 
 from .errors import PermtestError, close_matches
 
+__all__ = ["Embeddings"]
+
 
 @dataclass(frozen=True, eq=False)
 class Embeddings:
     """A ``(V, d)`` float32 matrix, one row per vocabulary entry.
 
-    ``ranks`` (optional) holds each row's frequency rank (0 = most frequent), which
-    ``match: frequency`` needs. ``pieces`` (optional) splits a word the vocabulary
-    lacks into the entries a tokenizer would use, for ``subwords: mean | first``.
-    ``spellings`` (optional) lists the vocabulary entries that stand for a claim
-    word, most preferred first (a byte-level BPE vocabulary stores a whole word as
-    ``"Ġword"``); by default a word is looked up exactly as written.
-    ``whole_words`` (optional) marks the rows that ``pool: words`` may draw; by
-    default, entries of 2+ characters that are all letters.
+    Build one with :meth:`from_array` (any numeric matrix, validated) or
+    :func:`permtest.load_source` (a named or configured source); the constructor
+    itself checks nothing. The matrix is read-only and never written to: nulls
+    draw values from it, preprocessing makes new arrays.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(V, d)`` float32, C-contiguous, read-only: row ``i`` is the vector of
+        ``vocab[i]``.
+    vocab : tuple of str
+        The ``V`` vocabulary entries, distinct and non-empty, in row order.
+    name : str, default "array"
+        The source's name, used in messages and reports.
+    ranks : numpy.ndarray of int64, optional
+        Each row's frequency rank (0 = most frequent), read-only; ``match:
+        frequency`` and ``pool_size`` need it. None: no frequency information.
+    pieces : callable, optional
+        ``pieces(word) -> list of str``: the vocabulary entries a tokenizer splits
+        a word the vocabulary lacks into, for ``subwords: mean | first``. None:
+        such a word is missing.
+    details : dict, optional
+        Where the matrix came from (package and version, file paths, model), copied
+        into the JSON report. Defaults to an empty dict.
+    spellings : callable, optional
+        ``spellings(word) -> sequence of str``: the vocabulary entries that stand
+        for a claim word, most preferred first (a byte-level BPE vocabulary stores
+        a whole word as ``"Ġword"``). None: a word is looked up exactly as written.
+    whole_words : numpy.ndarray of bool, optional
+        ``(V,)``: the rows ``pool: words`` may draw. None: entries of 2+
+        characters that are all letters.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(V, d)``.
+    index : dict of str to int
+        Vocabulary entry to its row.
+    sha256 : str
+        sha256 of the matrix's float32 bytes (64 hex digits), written into every
+        report.
+
+    See Also
+    --------
+    permtest.load_source : Embeddings of a named or configured source.
+    permtest.permutation_test : Test a claim about them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest import Embeddings
+    >>> emb = Embeddings.from_array(np.eye(3), ["cat", "dog", "car"], name="toy")
+    >>> emb.shape
+    (3, 3)
+    >>> emb.vocab
+    ('cat', 'dog', 'car')
+    >>> emb.index["dog"]
+    1
+    >>> emb.matrix.dtype, emb.matrix.flags.writeable
+    (dtype('float32'), False)
     """
 
     matrix: np.ndarray
@@ -53,8 +107,62 @@ class Embeddings:
         spellings: Callable[[str], Sequence[str]] | None = None,
         whole_words=None,
     ) -> Embeddings:
-        """Validate and wrap any numeric matrix. Rows with NaN/inf or zero norm are
-        rejected: cosine similarity is undefined for them."""
+        """Validate and wrap any numeric matrix.
+
+        The matrix is copied to C-contiguous float32 and made read-only. Rows with
+        NaN/inf or zero norm are rejected: cosine similarity is undefined for them.
+
+        Parameters
+        ----------
+        matrix : array_like
+            ``(V, d)`` numbers (floats or integers), ``V >= 2`` rows and ``d >= 1``
+            columns; row ``i`` is the vector of ``vocab[i]``.
+        vocab : sequence of str
+            ``V`` distinct, non-empty words, one per row.
+        name : str, default "array"
+            The source's name, shown in messages and reports.
+        ranks : array_like of int, optional
+            ``(V,)`` frequency rank of each row (0 = most frequent), needed by
+            ``match: frequency``; stored as read-only int64.
+        pieces : callable, optional
+            ``pieces(word) -> list of str``: how a tokenizer splits a word the
+            vocabulary lacks, for ``subwords: mean | first``.
+        details : dict, optional
+            Provenance for the JSON report (copied).
+        spellings : callable, optional
+            ``spellings(word) -> sequence of str``: vocabulary entries that stand for
+            ``word``, most preferred first; default: the word as written.
+        whole_words : array_like of bool, optional
+            ``(V,)`` flags: the rows ``pool: words`` may draw; default: entries of 2+
+            characters that are all letters.
+
+        Returns
+        -------
+        Embeddings
+            The validated, read-only embeddings.
+
+        Raises
+        ------
+        PermtestError
+            If the matrix is not a numeric 2-D array with at least 2 rows and 1
+            column, ``vocab`` does not hold one distinct non-empty string per row, a
+            row is NaN/infinite or all zeros, or ``ranks`` / ``whole_words`` is not
+            one integer / flag per row. The message starts with ``name``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from permtest import Embeddings
+        >>> emb = Embeddings.from_array(np.eye(3), ["cat", "dog", "car"], name="toy", ranks=[2, 0, 1])
+        >>> emb
+        Embeddings(matrix=array([[1., 0., 0.],
+               [0., 1., 0.],
+               [0., 0., 1.]], dtype=float32), vocab=('cat', 'dog', 'car'), name='toy', ranks=array([2, 0, 1]))
+        >>> Embeddings.from_array([[1, 0], [0, 0]], ["a", "b"])
+        Traceback (most recent call last):
+        ...
+        permtest.errors.PermtestError: array: row 1 ('b') has zero norm (cosine is undefined)
+        """
         try:
             array = np.asarray(matrix)
         except Exception as exc:  # ragged lists and the like
@@ -94,19 +202,42 @@ class Embeddings:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(V, d)``: vocabulary size and dimension."""
         return self.matrix.shape
 
     @cached_property
     def index(self) -> dict[str, int]:
+        """Vocabulary entry to its row (built on first use)."""
         return {word: row for row, word in enumerate(self.vocab)}
 
     @cached_property
     def sha256(self) -> str:
-        """sha256 of the matrix's float32 bytes (C order, native little-endian)."""
+        """The sha256 of the matrix's float32 bytes (C order, little-endian), 64 hex digits."""
         return hashlib.sha256(np.ascontiguousarray(self.matrix, dtype="<f4").data).hexdigest()
 
     def row_of(self, word: str) -> int | None:
-        """The row that stands for ``word``, trying its spellings in order."""
+        """The row that stands for ``word``, trying its spellings in order.
+
+        Parameters
+        ----------
+        word : str
+            A claim word, as written in a config.
+
+        Returns
+        -------
+        int or None
+            The row of the first of ``spellings(word)`` (or ``word`` itself when
+            there are no spellings) that is in the vocabulary; None if none is.
+            Words a tokenizer would split are not pieced together here.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from permtest import Embeddings
+        >>> emb = Embeddings.from_array(np.eye(3), ["cat", "dog", "car"])
+        >>> emb.row_of("dog"), emb.row_of("cow")
+        (1, None)
+        """
         for spelling in (self.spellings(word) if self.spellings else (word,)):
             row = self.index.get(spelling)
             if row is not None:
@@ -114,8 +245,31 @@ class Embeddings:
         return None
 
     def suggestions(self, word: str, n: int = 3) -> list[str]:
-        """Likely intended words: one edit away (a transposed, missing, extra or
-        wrong letter), most frequent first; else difflib's closest spellings."""
+        """Likely intended words for a word the vocabulary lacks.
+
+        Parameters
+        ----------
+        word : str
+            The word as given.
+        n : int, default 3
+            At most this many suggestions.
+
+        Returns
+        -------
+        list of str
+            Vocabulary entries one edit away (a transposed, missing, extra or wrong
+            lowercase letter), most frequent first when the source has ``ranks``
+            (else in row order); if there are none, :mod:`difflib`'s closest
+            spellings of similar length. Empty when nothing is close.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from permtest import Embeddings
+        >>> emb = Embeddings.from_array(np.eye(3), ["purple", "people", "car"])
+        >>> emb.suggestions("purpel")
+        ['purple']
+        """
         near = [w for w in _one_edit(word) if w in self.index]
         if near:
             rank = (lambda w: self.ranks[self.index[w]]) if self.ranks is not None else self.index.get

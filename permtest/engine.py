@@ -11,7 +11,7 @@ or backend, and the first ``m`` permutations of a longer run equal a run of ``m`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,18 +19,19 @@ from . import _knn as knn
 from . import _preprocess, inference, measures
 from . import _sequential as sequential
 from . import _tail as gpd
-from ._checks import MAX_PERMUTATIONS, MAX_SEED, integer_problem
+from ._checks import ALPHA, EPSILON, PERMUTATIONS, POOL_SIZE, SEED, Choice, Integer, require
 from ._parallel import BACKENDS, effective_jobs, run_tasks
 from ._pools import make_pool
-from ._sampling import BlockStreams
+from ._sampling import SEED_BLOCK, BlockStreams
 from ._wordgroups import WordGroups, resolve
 from .embeddings import Embeddings, derived
-from .errors import PermtestError, one_of
+from .errors import PermtestError, warn
 from .nulls import REGISTRY as NULL_REGISTRY
 from .nulls import Draw, Null, Setup
 from .nulls import names as null_names
 
-SEED_BLOCK = 1000  # permutations per seed block: part of the reproducibility contract
+__all__ = ["TAILS", "PermutationResult", "permutation_test", "preprocessed", "validate_claim"]
+
 TAILS = ("none", "gpd")
 _BATCH_VALUES = 1 << 17  # values gathered per batch by the matrix nulls (~1 MiB of keys)
 
@@ -89,6 +90,19 @@ class PermutationResult:
     details : dict
         Everything else the report shows: preprocessing, pool, early-stopping
         decision, tail estimate, device, the statistic's extra values.
+
+    Examples
+    --------
+    >>> import permtest
+    >>> emb = permtest.load_source("glove")
+    >>> res = permtest.permutation_test(emb, {"a": ["red", "blue", "green"], "b": ["dog", "cat", "horse"]},
+    ...                                 statistic="separation", null="labels", permutations=1000)
+    >>> res.exact, res.permutations, res.exceedances  # 20 arrangements, enumerated
+    (True, 20, 2)
+    >>> res.p_value == res.exceedances / res.permutations
+    True
+    >>> res.null_distribution.flags.writeable
+    False
     """
 
     statistic: str
@@ -255,11 +269,11 @@ def permutation_test(
         labelings, step = plan.exact_labelings, plan.batch_size
         null_distribution = np.concatenate([plan.measure(plan.null.fixed(labelings[i:i + step]))
                                             for i in range(0, len(labelings), step)])
-    elif device is not None:
+    elif device is not None and plan.measure.device_problem(device) is None:
         from . import gpu
 
         null_distribution = gpu.null_distribution(
-            preprocessed(emb, preprocess), plan.groups, plan.measure.name, null, plan.permutations, plan.seed,
+            preprocessed(emb, preprocess), plan.groups, plan.measure, null, plan.permutations, plan.seed,
             stream=plan.stream, device=device, batch_size=batch_size,
             pool=plan.null.pool if plan.null.draws_from_pool else None)
         plan.details["device"] = device
@@ -311,27 +325,28 @@ def _tail_estimate(plan, observed, null, alternative) -> dict | None:
 
 def _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where) -> None:
     """The options that change how a test runs, checked before any heavy work."""
-    if tail not in TAILS:
-        raise PermtestError(f"{where}{one_of('tail', tail, TAILS)}")
+    require(tail, Choice(TAILS), "tail", where)
     if early_stop not in (False, None):
-        epsilon = _epsilon(early_stop)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 0.5:
-            raise PermtestError(f"{where}early_stop must be true or a risk epsilon strictly between 0 and 0.5; "
-                                f"got {early_stop!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-            raise PermtestError(f"{where}alpha must be a number strictly between 0 and 1; got {alpha!r}")
+        require(_epsilon(early_stop), _EARLY_STOP, "early_stop", where)
+        require(alpha, ALPHA, "alpha", where)
         if alternative == "two-sided" and not measure.two_sided_on_magnitude:
             raise PermtestError(f"{where}early_stop decides one-sided tests; use alternative greater or less")
     if device is not None:
         from . import gpu
 
         gpu.available(device)
-        if not measure.statistic.device or null not in gpu.NULLS:
-            raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} under "
-                                f"{', '.join(gpu.NULLS)}; {measure.name} under {null} runs on the CPU "
-                                f"(leave device out)")
+        # A user statistic is tried on the device once its numpy values are known
+        # (validate_claim): one written with numpy runs on the CPU engine, and says so.
+        user = isinstance(measure, measures.FunctionMeasure)
+        if not (measure.statistic.device or user) or null not in gpu.nulls():
+            raise PermtestError(f"{where}device {device!r} runs {', '.join(gpu.STATISTICS)} (and user statistics "
+                                f"written with the array namespace) under {', '.join(gpu.nulls())}; "
+                                f"{measure.name} under {null} runs on the CPU (leave device out)")
         if early_stop not in (False, None):
             raise PermtestError(f"{where}early_stop runs on the CPU engine; leave device out to use it")
+
+
+_EARLY_STOP = replace(EPSILON, expected="true or a risk epsilon strictly between 0 and 0.5")
 
 
 def _epsilon(early_stop):
@@ -364,13 +379,6 @@ class _Plan:
     details: dict
 
 
-def _check_int(name: str, value, low: int, where: str, high: int | None = None) -> int:
-    problem = integer_problem(value, low, high)
-    if problem:
-        raise PermtestError(f"{where}{name} {problem}")
-    return int(value)
-
-
 def validate_claim(emb, groups, statistic, null, params=None, subwords="error", pool="words", pool_size=None,
                    match="none", where="", preprocess="none", alternative="greater", alpha=0.05, early_stop=False,
                    tail="none", device=None, resolved=None):
@@ -383,10 +391,9 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if not isinstance(emb, Embeddings):
         raise PermtestError(f"{where}expected an Embeddings (permtest.load_source or Embeddings.from_array); "
                             f"got {type(emb).__name__}")
-    if null not in NULL_REGISTRY:
-        raise PermtestError(f"{where}{one_of('null', null, null_names())}")
+    require(null, Choice(null_names()), "null", where)
     if pool_size is not None:
-        _check_int("pool_size", pool_size, 2, where)
+        require(pool_size, POOL_SIZE, "pool_size", where)
     if resolved is None:
         word_groups = resolve(emb, groups, subwords, where)
         declared = measures.lookup(statistic, where)
@@ -406,8 +413,7 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if measure.reads_neighbors and measure.k > emb.shape[0] - 1:
         raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be at most {emb.shape[0] - 1} "
                             f"(the other entries of {emb.name}'s vocabulary); got {measure.k}")
-    if alternative not in inference.ALTERNATIVES:
-        raise PermtestError(f"{where}{one_of('alternative', alternative, inference.ALTERNATIVES)}")
+    require(alternative, Choice(inference.ALTERNATIVES), "alternative", where)
     _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where)
     pool_model = None
     if NULL_REGISTRY[null].draws_from_pool:
@@ -417,6 +423,10 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
             measures.check_neighbor_table(pool_model.order.size, emb.shape, measure.k, where)
     if isinstance(measure, measures.FunctionMeasure) and _labels_shape(null) not in measure.verified:
         _verify(emb, word_groups, measure, null, preprocess)
+    if device is not None and isinstance(measure, measures.FunctionMeasure) and not measure.tried_on(device):
+        problem = measure.device_problem(device)
+        if problem is not None:
+            warn(f"{where}statistic {measure.name} runs on the CPU engine, not on {device!r}: {problem}")
     return word_groups, measure, pool_model
 
 
@@ -467,13 +477,12 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
           subwords, pool, pool_size, match, batch_size, backend, stream, where, alpha=0.05, early_stop=False,
           tail="none", device=None) -> _Plan:
     """Validate every argument up front, then build the per-claim data."""
-    permutations = _check_int("permutations", permutations, 1, where, MAX_PERMUTATIONS)
-    seed = _check_int("seed", seed, 0, where, MAX_SEED)
+    permutations = require(permutations, PERMUTATIONS, "permutations", where)
+    seed = require(seed, SEED, "seed", where)
     if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1, where)
+        batch_size = require(batch_size, Integer(1), "batch_size", where)
     effective_jobs(n_jobs)
-    if backend not in BACKENDS:
-        raise PermtestError(f"{where}{one_of('backend', backend, BACKENDS)}")
+    require(backend, Choice(BACKENDS), "backend", where)
     _preprocess.check(preprocess)
     word_groups, measure, pool_model = validate_claim(emb, groups, statistic, null, params, subwords, pool,
                                                       pool_size, match, where, preprocess, alternative, alpha,

@@ -12,15 +12,56 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+__all__ = ["PermtestError", "PermtestWarning"]
+
 
 class PermtestError(ValueError):
-    """Bad usage, config or input: the message is meant for the user."""
+    """Bad usage, config or input: the message is meant for the user.
+
+    Raised for every problem a user can fix: a config key, a word missing from the
+    vocabulary, an option outside its allowed values, an unreadable file. The
+    message is one line (one per problem when a config has several) that names the
+    thing (file, claim, key or parameter), what was expected and what was given.
+    ``permtest`` prints it on stderr and exits with code 2. A subclass of
+    :class:`ValueError`, so ``except ValueError`` catches it too.
+
+    See Also
+    --------
+    PermtestWarning : For what does not stop a run.
+
+    Examples
+    --------
+    >>> import permtest
+    >>> emb = permtest.load_source("glove")
+    >>> try:
+    ...     permtest.permutation_test(emb, {"colors": ["red", "purpel", "blue"]})
+    ... except permtest.PermtestError as exc:
+    ...     print(exc)
+    group 'colors': 'purpel' is not in the vocabulary of glove; did you mean 'purple'?
+    """
 
 
 class PermtestWarning(UserWarning):
-    """Something the user should know that does not stop the run (a cache file that
-    did not verify and was rebuilt). The command line prints it as one
-    ``warning: ...`` line on stderr; the API leaves it to :mod:`warnings`."""
+    """Something the user should know that does not stop the run.
+
+    For example, a cache file that did not verify and was rebuilt. The command
+    line prints it as one ``warning: ...`` line on stderr; the Python API leaves
+    it to :mod:`warnings` (filter it with ``category=PermtestWarning``).
+
+    See Also
+    --------
+    PermtestError : For what stops a run.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from permtest.errors import PermtestWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("cache file x did not verify; recomputed and replaced", PermtestWarning)
+    >>> caught[0].category.__name__
+    'PermtestWarning'
+    """
 
 
 def warn(message: str) -> None:
@@ -94,5 +135,10 @@ def shown(value: object, limit: int = _SHOWN_CHARS) -> str:
     r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 4, 6
     r.maxstring, r.maxother = limit, limit
     r.maxlong = 40
-    text = printable(r.repr(value))
+    try:
+        text = printable(r.repr(value))
+    except ValueError:  # an int beyond str()'s digit limit (alone or inside a container)
+        if isinstance(value, int):
+            return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1:,} digits"
+        return f"a {type(value).__name__} holding an integer too long to print"
     return text if len(text) <= limit else text[: limit - 3] + "..."

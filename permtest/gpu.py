@@ -1,10 +1,15 @@
-"""The device engine: null models and cosine statistics in torch, on a GPU.
+"""The device engine: null models sampled in torch, on a GPU.
 
 :func:`null_distribution` computes what :func:`permtest.permutation_test` computes
-for ``coherence``, ``separation`` and ``silhouette`` under the ``shuffle``,
-``columns``, ``tokens`` and ``labels`` nulls, with every random number drawn on the
-device by torch's generator (Philox on CUDA), never copied from the host. torch is
-imported only when a function here runs.
+under the ``shuffle``, ``columns``, ``tokens`` and ``labels`` nulls, with every
+random number drawn on the device by torch's generator (Philox on CUDA), never
+copied from the host. This module holds sampling and scheduling only: the
+statistics are the CPU engine's own code (:mod:`permtest.statistics`, written
+against the array namespace, :mod:`permtest._arrays`), called on torch tensors.
+That covers ``coherence``, ``separation`` and ``silhouette`` and any user
+statistic written with the namespace (checked against its numpy values first,
+:meth:`permtest.measures.FunctionMeasure.device_problem`). torch is imported only
+when a function here runs.
 
 Exact sampling without replacement on a GPU
 -------------------------------------------
@@ -67,8 +72,11 @@ unique indices. So the engine runs under
 device runs the same code, for tests; torch's CPU generator uses 32 bits of each
 seed.
 
-Precision: statistics are computed in float64 and agree with
-:mod:`permtest.statistics` to rounding. A 10-word claim on 768 dimensions costs
+Precision: statistics are computed in float64 by :mod:`permtest.statistics` itself,
+so they agree with the CPU engine on the same draw to the rounding of torch's
+reductions (0.2 and earlier had torch copies of the statistics; the shared code
+adds the diagonal in another order, so device values can differ from those
+versions in the last bits). A 10-word claim on 768 dimensions costs
 n^2 d ~ 77k multiply-adds per permutation: 0.08 TFLOP/s at a million permutations
 per second, a few percent of an H100's float64 rate. The engine is bound by the
 memory traffic of sampling, so float32 would save nothing measurable.
@@ -90,29 +98,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import measures
+from ._checks import PERMUTATIONS, SEED, Integer, require
 from ._pools import Pool
-from ._sampling import Domain
+from ._sampling import SEED_BLOCK, Domain, spare_count
 from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of
-from .nulls import columns_domain, shuffle_domain, tokens_domain
+from .nulls import REGISTRY as NULL_REGISTRY
+from .nulls import Null, tokens_domain
 
-# The statistics declared with device=True (permtest.measures); each has a torch version below.
+__all__ = ["STATISTICS", "available", "null_distribution", "nulls"]
+
+# The built-in statistics declared with device=True (permtest.measures): computed by
+# permtest.statistics on torch tensors.
 STATISTICS = tuple(s.name for s in measures.builtins() if s.device)
-NULLS = ("shuffle", "columns", "tokens", "labels")
-SEED_BLOCK = 1000  # permutations per generator
 LABEL_DOMAIN = 1 << 26  # labels null: ranks of distinct keys from [0, 2^26)
 _SHORT_WORDS = 1 << 26  # largest domain drawn with 31-bit words (rejection < 3.2%)
 _HASH_ROUNDS = 1  # hash tables after the first, on what is left unsettled, before the sort
 _SORT_AT_MOST = 1  # ... unless at most this many unsettled slots per permutation remain
 _STAT_BLOCKS = 8  # seed blocks per statistics chunk, at most ...
 _STAT_BYTES = 512 << 20  # ... and at most this many bytes of float64 vectors per chunk
-_SPARE_MARGIN = 8.0  # spare words per permutation beyond the expected repairs + 6 sd
 _TABLE_LOAD = 4  # hash-table buckets per slot, at least
 _MAX_KEY = 1 << 40
 _MEMORY_SHARE = 0.5  # of the device's free memory, for one batch
 _CPU_MEMORY = 256 << 20
 _MAX_BATCH = 64 * SEED_BLOCK
 _COMPARE_ROWS = 4096  # candidates compared with their whole row at once
+
+
+def nulls() -> tuple[str, ...]:
+    """The nulls the device engine samples: those declared with ``device = True``
+    in the null registry (:mod:`permtest.nulls`)."""
+    return tuple(name for name, null in NULL_REGISTRY.items() if null.device)
 
 
 def _torch():
@@ -166,7 +182,7 @@ class Sampler:
     span: int  # keys lie in [0, span)
     spares: int  # spare words per permutation
     table_bits: int
-    plain: bool  # offset 0 and stride 1
+    plain: bool  # keys are the words' residues (Domain.identity)
 
     @classmethod
     def of(cls, domain: Domain, device) -> Sampler:
@@ -179,17 +195,14 @@ class Sampler:
         dtype = torch.int32 if bits == 31 and span < 2**31 else torch.int64
         limit = (1 << bits) // size * size
         rejection = float(np.sum(((1 << bits) - limit) / float(1 << bits)))
-        expected = domain.expected_repairs() + rejection
-        # Poisson tail: running out is a ~1e-9 event per permutation, and handled anyway.
-        spares = max(1, int(math.ceil(expected + 6.0 * math.sqrt(expected) + _SPARE_MARGIN)))
+        spares = spare_count(domain.expected_repairs() + rejection)
         table_bits = max(4, math.ceil(math.log2(_TABLE_LOAD * domain.slots)))
 
         def tensor(values):
             return torch.as_tensor(np.asarray(values, dtype=np.int64), device=device).to(dtype)
 
-        plain = not domain.offset.any() and bool((domain.stride == 1).all())
         return cls(tensor(size), tensor(limit - 1), tensor(domain.offset), tensor(domain.stride),
-                   bits, span, spares, table_bits, plain)
+                   bits, span, spares, table_bits, domain.identity)
 
     @property
     def dtype(self):
@@ -388,84 +401,32 @@ def draw_distinct(sampler: Sampler, words, spares, refill):
     return keys
 
 
-# --- statistics (torch versions of permtest.statistics) -------------------------------
-
-
-def cosines(vectors):
-    """``(B, n, d)`` float64 -> ``(B, n, n)`` cosines; a zero vector has cosine 0."""
-    torch = _torch()
-    gram = torch.matmul(vectors, vectors.transpose(1, 2))
-    norms = torch.sqrt(torch.diagonal(gram, dim1=1, dim2=2))
-    inverse = torch.where(norms > 0, 1.0 / norms, torch.zeros_like(norms))
-    return gram * inverse[:, :, None] * inverse[:, None, :]
-
-
-def one_hot(labels, n_groups: int):
-    torch = _torch()
-    labels = labels if labels.dim() == 2 else labels[None]
-    return (labels[:, :, None] == torch.arange(n_groups, device=labels.device)).to(torch.float64)
-
-
-def _within(cos, member):
-    torch = _torch()
-    block = torch.matmul(torch.matmul(member.transpose(1, 2), cos), member)
-    diagonal = (torch.diagonal(cos, dim1=1, dim2=2)[:, :, None] * member).sum(dim=1)
-    sums = torch.diagonal(block, dim1=1, dim2=2) - diagonal
-    sizes = member.sum(dim=1)
-    return sums, sizes * (sizes - 1), sizes
-
-
-def coherence(cos, labels, n_groups: int):
-    sums, pairs, _ = _within(cos, one_hot(labels, n_groups))
-    return (sums / pairs).mean(dim=1)
-
-
-def separation(cos, labels, n_groups: int):
-    torch = _torch()
-    sums, pairs, _ = _within(cos, one_hot(labels, n_groups))
-    n = cos.shape[-1]
-    total = cos.sum(dim=(1, 2)) - torch.diagonal(cos, dim1=1, dim2=2).sum(dim=1)
-    within_sum, within_pairs = sums.sum(dim=1), pairs.sum(dim=1)
-    between_pairs = n * (n - 1) - within_pairs
-    return within_sum / within_pairs - (total - within_sum) / between_pairs
-
-
-def silhouette(cos, labels, n_groups: int):
-    torch = _torch()
-    member = one_hot(labels, n_groups)
-    distance = (1.0 - cos).clamp(0.0, 2.0)
-    torch.diagonal(distance, dim1=1, dim2=2).zero_()
-    to_group = torch.matmul(distance, member)
-    sizes = member.sum(dim=1)[:, None, :]
-    own_size = (member * sizes).sum(dim=2)
-    a = (to_group * member).sum(dim=2) / (own_size - 1)
-    other = torch.where(member.bool(), torch.full_like(to_group, math.inf), to_group / sizes)
-    b = other.amin(dim=2)
-    s = (b - a) / torch.maximum(a, b)
-    s = torch.where((own_size > 1) & torch.isfinite(s), s, torch.zeros_like(s))
-    return s.mean(dim=1)
-
-
-_STATISTIC = {"coherence": coherence, "separation": separation, "silhouette": silhouette}
-
-
 # --- the engine --------------------------------------------------------------------
 
 
-def null_distribution(matrix, groups: WordGroups, statistic: str, null: str, permutations: int, seed: int,
+def null_distribution(matrix, groups: WordGroups, statistic, null: str, permutations: int, seed: int,
                       stream: tuple[int, ...] = (), device: str = "cuda", pool: Pool | None = None,
                       batch_size: int | None = None) -> np.ndarray:
     """Null distribution (float64, length ``permutations``) of one claim on the device.
 
     ``matrix``: the (preprocessed) ``(V, d)`` embedding matrix, numpy or torch;
+    ``statistic``: a built-in statistic's name, or a :class:`~permtest.measures.Measure`
+    that computes on torch tensors (a built-in one, or a user statistic written
+    against the array namespace, see :meth:`~permtest.measures.FunctionMeasure.device_problem`);
     ``pool``: the ``tokens`` pool (bands from ``pool.band_of(groups)``);
     ``batch_size``: permutations per batch, by default sized to the device's free
     memory. Permutation ``i`` depends only on ``seed``, ``stream`` and ``i`` (see
     the module docstring), not on ``batch_size``.
     """
-    _check(groups, statistic, null, permutations, seed, stream, pool, batch_size)
+    measure = statistic if isinstance(statistic, measures.Measure) else None
+    _check(groups, statistic, null, permutations, seed, stream, pool, batch_size, measure)
     available(device)
-    claim = _Claim(matrix, groups, statistic, null, pool, _torch().device(device))
+    if measure is None:
+        measure = measures.make(statistic, groups, None)
+    problem = measure.device_problem(device)
+    if problem is not None:
+        raise PermtestError(f"statistic {measure.name} does not run on the device: {problem}")
+    claim = _Claim(matrix, groups, measure, null, pool, _torch().device(device))
     rows = batch_size or claim.batch_rows()
     blocks_per_batch = max(1, rows // SEED_BLOCK)
     blocks = -(-permutations // SEED_BLOCK)
@@ -481,34 +442,33 @@ def null_distribution(matrix, groups: WordGroups, statistic: str, null: str, per
     return out
 
 
-def _check(groups, statistic, null, permutations, seed, stream, pool, batch_size) -> None:
-    if statistic not in STATISTICS:
+def _check(groups, statistic, null, permutations, seed, stream, pool, batch_size, measure=None) -> None:
+    if measure is None and (not isinstance(statistic, str) or statistic not in STATISTICS):
         raise PermtestError(f"statistic {statistic!r} is not supported on the device; the device engine "
                             f"computes {', '.join(STATISTICS)}")
-    if null not in NULLS:
-        raise PermtestError(f"null {null!r} is not supported on the device; {one_of('null', null, NULLS)}")
-    for name, value, low in (("permutations", permutations, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise PermtestError(f"{name} must be an integer >= {low}; got {value!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-                                   or batch_size < 1):
-        raise PermtestError(f"batch_size must be an integer >= 1 or None; got {batch_size!r}")
-    if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in stream):
+    if null not in nulls():
+        raise PermtestError(f"null {null!r} is not supported on the device; {one_of('null', null, nulls())}")
+    require(permutations, PERMUTATIONS, "permutations")
+    require(seed, SEED, "seed")
+    if batch_size is not None:
+        require(batch_size, Integer(1, expected="an integer >= 1 or None"), "batch_size")
+    if not all(Integer(0).accepts(k) for k in stream):
         raise PermtestError(f"stream must be a tuple of integers >= 0; got {stream!r}")
-    if null == "tokens" and not isinstance(pool, Pool):
-        raise PermtestError("the tokens null needs a pool (permtest._pools.make_pool)")
-    if null == "labels" and groups.n_groups < 2:
+    kind = NULL_REGISTRY[null]
+    if kind.draws_from_pool and not isinstance(pool, Pool):
+        raise PermtestError(f"the {null} null needs a pool (permtest._pools.make_pool)")
+    if kind.moves_labels and groups.n_groups < 2:
         raise PermtestError(f"the labels null permutes group membership and needs 2+ groups; got {groups.n_groups}")
 
 
 class _Claim:
     """One claim and null on the device: the sampler and what the statistic reads."""
 
-    def __init__(self, matrix, groups: WordGroups, statistic: str, null: str, pool: Pool | None, device):
+    def __init__(self, matrix, groups: WordGroups, measure: measures.Measure, null: str, pool: Pool | None, device):
         torch = _torch()
-        self.device, self.null, self.groups = device, null, groups
-        self.statistic, self.n_groups = _STATISTIC[statistic], groups.n_groups
-        self.labels = torch.tensor(groups.labels, dtype=torch.int64, device=device)
+        self.device, self.groups, self.measure = device, groups, measure
+        self.null = NULL_REGISTRY[null]
+        self.labels = torch.tensor(measure.labels, dtype=torch.int64, device=device)
         # torch.tensor copies a numpy matrix (which may be read-only); a tensor is moved.
         matrix = matrix.to(device) if isinstance(matrix, torch.Tensor) else torch.tensor(matrix, device=device)
         if matrix.dim() != 2:
@@ -516,18 +476,18 @@ class _Claim:
         self.shape = tuple(matrix.shape)
         # Values are read in float64 straight away (exact for float32 input): no conversion pass.
         self.values = matrix.to(torch.float64).contiguous()
-        self.sampler = Sampler.of(_domain(null, self.shape, groups, pool), device)
-        if null == "tokens":
+        self.sampler = Sampler.of(_domain(self.null, self.shape, groups, pool), device)
+        if self.null.draws_from_pool:
             self.order = torch.tensor(pool.order, dtype=torch.int64, device=device)
-        if null == "labels":
+        if self.null.moves_labels:
             pieces = self.values[torch.tensor(groups.piece_rows, device=device)]
-            self.cos = cosines(self._pool_pieces(pieces[None]))
+            self.vectors = groups.pool(pieces[None])
         distinct, piece_of = groups.distinct_rows  # a row shared by two words is sampled once
         self.piece_of = (torch.tensor(piece_of, dtype=torch.int64, device=device)
                          if distinct.size < piece_of.size else None)
         # Statistics run in fixed chunks of whole seed blocks (a function of the claim
         # only, so that results do not depend on the batch size).
-        n, per_word = len(groups.words), (len(groups.words) if null == "labels" else self.shape[1])
+        n, per_word = len(groups.words), (len(groups.words) if self.null.moves_labels else self.shape[1])
         self.chunk = SEED_BLOCK * max(1, min(_STAT_BLOCKS, _STAT_BYTES // (SEED_BLOCK * n * per_word * 8)))
 
     def batch_rows(self) -> int:
@@ -536,7 +496,7 @@ class _Claim:
         torch = _torch()
         slots, width = self.sampler.size.numel(), self.sampler.spares
         per_row = 24 * slots + 4 * (1 << self.sampler.table_bits) + 8 * width
-        if self.null != "labels":
+        if not self.null.moves_labels:
             per_row += 16 * len(self.groups.words) * self.shape[1]
         if self.device.type == "cuda":
             budget = torch.cuda.mem_get_info(self.device)[0] * _MEMORY_SHARE
@@ -584,25 +544,17 @@ class _Claim:
         own: dict[int, object] = {}
         keys = draw_distinct(self.sampler, words, spares, refill)
         rows = keys.shape[0]
-        if self.null == "labels":
+        if self.null.moves_labels:
             batch = self.labels[torch.argsort(keys, dim=1, stable=True)]
-        elif self.null == "tokens":
+        elif self.null.draws_from_pool:
             picked = self.order.index_select(0, keys.view(-1))
             batch = self.values.index_select(0, picked).view(rows, keys.shape[1], -1)
         else:
             values = self.values.view(-1).index_select(0, keys.view(-1)).view(rows, -1, self.shape[1])
             if self.piece_of is not None:
                 values = values.index_select(1, self.piece_of)
-            batch = self._pool_pieces(values)
+            batch = self.groups.pool(values)
         return self._measure(batch, first)
-
-    def _pool_pieces(self, vectors):
-        """``(B, pieces, d)`` -> ``(B, words, d)``: mean over each word's pieces."""
-        torch = _torch()
-        if not self.groups.pooled:
-            return vectors
-        starts = np.cumsum([0] + [len(p) for p in self.groups.pieces])
-        return torch.stack([vectors[:, a:b].sum(dim=1) / (b - a) for a, b in zip(starts[:-1], starts[1:])], dim=1)
 
     def _measure(self, batch, first: int) -> np.ndarray:
         """The statistic, one chunk at a time: each permutation sits at its place in
@@ -615,28 +567,27 @@ class _Claim:
             count = min(batch.shape[0] - at, self.chunk - offset)
             chunk = batch[at:at + count]
             if count != self.chunk:
+                # Padding repeats a real draw: a user statistic must be defined on it
+                # (zero vectors may not be), and it never touches the real rows' values.
                 part = chunk
-                chunk = (self.labels.expand(self.chunk, -1).clone() if self.null == "labels" else
-                         torch.zeros((self.chunk,) + tuple(part.shape[1:]), dtype=part.dtype, device=part.device))
+                chunk = part[:1].expand((self.chunk,) + tuple(part.shape[1:])).clone()
                 chunk[offset:offset + count] = part
-            if self.null == "labels":
-                result = self.statistic(self.cos, chunk, self.n_groups)
+            if self.null.moves_labels:
+                result = self.measure.values(self.vectors, chunk)
             else:
-                result = self.statistic(cosines(chunk), self.labels, self.n_groups)
+                result = self.measure.values(chunk, self.labels)
             values.append(result[offset:offset + count])
             at += count
         return torch.cat(values).cpu().numpy()
 
 
-def _domain(null: str, shape: tuple[int, int], groups: WordGroups, pool: Pool | None) -> Domain:
+def _domain(null: type[Null], shape: tuple[int, int], groups: WordGroups, pool: Pool | None) -> Domain:
     """What each slot draws from: the domains of :mod:`permtest.nulls`."""
-    if null == "shuffle":
-        return shuffle_domain(shape, groups.distinct_rows[0].size)
-    if null == "columns":
-        return columns_domain(shape, groups.distinct_rows[0].size)
-    if null == "tokens":
+    if null.moves_labels:
+        return Domain.uniform(len(groups.words), LABEL_DOMAIN)  # ranks of distinct keys
+    if null.draws_from_pool:
         return tokens_domain(pool, groups)
-    return Domain.uniform(len(groups.words), LABEL_DOMAIN)  # labels: ranks of distinct keys
+    return null.value_domain(shape, groups.distinct_rows[0].size)
 
 
 def _generator(device, seed: int, key: tuple[int, ...]):

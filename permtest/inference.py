@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _stats
 
+__all__ = ["ALTERNATIVES", "PValue", "clopper_pearson", "exact_p", "monte_carlo_p", "smallest_p", "z_score"]
+
 ALTERNATIVES = ("greater", "less", "two-sided")
 
 # Null values within this relative distance of the observed value count as ties,

@@ -32,12 +32,16 @@ import numpy as np
 
 from . import _usercode as usercode
 from . import statistics
-from ._checks import integer_problem
+from ._arrays import is_torch_array, namespace
+from ._checks import Integer, require
 from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of, shown
 
 if TYPE_CHECKING:
     from .nulls import Draw
+
+__all__ = ["REQUIRED", "STATISTICS", "CosineMeasure", "FunctionMeasure", "Measure", "Registry", "Statistic",
+           "builtins", "from_function", "lookup", "make", "register_statistic", "statistics_table"]
 
 # A parameter without a default (a user function's keyword argument without one).
 REQUIRED = inspect.Parameter.empty
@@ -46,6 +50,9 @@ REQUIRED = inspect.Parameter.empty
 # each draw from that draw alone, up to the rounding of a different summation order.
 BATCH_RTOL = 1e-12
 TRIAL_DRAWS = 3  # draws in the batch a user statistic is checked on
+# A user statistic runs on the device engine when its values on torch tensors agree
+# with its numpy values to this tolerance: the two libraries sum in different orders.
+DEVICE_RTOL = 1e-9
 
 
 class Measure:
@@ -83,7 +90,17 @@ class Measure:
         return self.statistic.exchange(self.groups, self.params)
 
     def __call__(self, draw: Draw) -> np.ndarray:
+        return self.values(draw.vectors, draw.labels)
+
+    def values(self, vectors, labels):
+        """The statistic of ``(B or 1, n, d)`` vectors and ``(n,)`` or ``(B, n)``
+        labels, in their array namespace (numpy, or torch on the device engine):
+        what a measure that reads only vectors and labels implements."""
         raise NotImplementedError
+
+    def device_problem(self, device: str) -> str | None:
+        """Why the device engine cannot compute this measure, or None when it can."""
+        return None if self.statistic.device else "it is computed by the CPU engine only"
 
     def details(self, draw: Draw) -> dict:
         """Extra values of the observed draw for the report (JSON)."""
@@ -93,8 +110,8 @@ class Measure:
 class CosineMeasure(Measure):
     """``function(cosines, labels, n_groups)``: coherence, separation, silhouette."""
 
-    def __call__(self, draw: Draw) -> np.ndarray:
-        return self.statistic.function(statistics.cosines(draw.vectors), draw.labels, self.groups.n_groups)
+    def values(self, vectors, labels):
+        return self.statistic.function(statistics.cosines(vectors), labels, self.groups.n_groups)
 
 
 class NeighborsMeasure(Measure):
@@ -176,6 +193,8 @@ class FunctionMeasure(Measure):
         super().__init__(statistic, groups, params, where)
         self.kwargs = {key: value for key, value in params.items() if not key.startswith("_")}
         self.verified: set[int] = set()  # label shapes (1: (n,), 2: (B, n)) already verified
+        self.trials: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # verified (vectors, labels, values)
+        self._device_problems: dict[str, str | None] = {}
 
     @property
     def _prefix(self) -> str:
@@ -221,17 +240,84 @@ class FunctionMeasure(Measure):
         if not np.isfinite(observed):
             raise PermtestError(f"{self._prefix}observed value is {observed} for the claim's own words; it must be "
                                 f"finite")
-        scale = _scale(batch, one_by_one)
-        differ = ~np.isclose(batch, one_by_one, rtol=BATCH_RTOL, atol=BATCH_RTOL * scale, equal_nan=True)
-        if differ.any():
-            i = int(np.flatnonzero(differ)[0])
+        differ = _first_difference(batch, one_by_one, BATCH_RTOL)
+        if differ is not None:
+            i = differ
             raise PermtestError(f"{self._prefix}draw {i} of a batch of {batch.size} gives {float(batch[i])!r} in the "
                                 f"batch and {float(one_by_one[i])!r} alone (relative tolerance {BATCH_RTOL:g}); a "
                                 f"statistic must compute each draw of the batch from that draw alone")
+        self.trials.append((vectors, labels, batch))
         return float(observed)
+
+    def values(self, vectors, labels):
+        """The device engine's call: ``function`` on torch tensors, whose output must
+        be a floating tensor of shape ``(B,)`` without NaN (checked on the device)."""
+        xp = namespace(vectors)
+        batch = max(vectors.shape[0], labels.shape[0] if labels.ndim == 2 else 1)
+        if vectors.shape[0] != batch:
+            vectors = xp.broadcast_to(vectors, (batch,) + tuple(vectors.shape[1:]))
+        try:
+            out = self.statistic.function(vectors, labels, **self.kwargs)
+        except Exception as exc:
+            raise PermtestError(f"{self._prefix}raised {usercode.describe(exc)}") from exc
+        if not is_torch_array(out) or out.device != vectors.device:
+            raise PermtestError(f"{self._prefix}returned {type(out).__name__} for torch tensors on "
+                                f"{vectors.device}; expected a tensor there")
+        if tuple(out.shape) != (batch,):
+            raise PermtestError(f"{self._prefix}returned shape {tuple(out.shape)}; expected ({batch},)")
+        if out.dtype == xp.bool or out.dtype.is_complex:
+            raise PermtestError(f"{self._prefix}returned dtype {out.dtype}; expected a float array of shape ({batch},)")
+        out = xp.astype(out, xp.float64)
+        missing = int(xp.sum(xp.astype(xp.isnan(out), xp.int64)))
+        if missing:
+            raise PermtestError(f"{self._prefix}returned NaN for {missing} of {batch} draws of the null; a statistic "
+                                f"must be defined for every draw (a NaN never counts as extreme, so it would make "
+                                f"the p-value too small)")
+        return out
+
+    def tried_on(self, device: str) -> bool:
+        return device in self._device_problems
+
+    def device_problem(self, device: str) -> str | None:
+        """Whether the function computes on torch tensors, tried once per device on
+        the draws :meth:`verify` checked: it must return a tensor on the device whose
+        values equal the numpy ones (relative tolerance :data:`DEVICE_RTOL`). A
+        function written with numpy fails here and runs on the CPU engine; the
+        reason is returned (None when it passes)."""
+        if device not in self._device_problems:
+            self._device_problems[device] = self._try_device(device)
+        return self._device_problems[device]
+
+    def _try_device(self, device: str) -> str | None:
+        from .gpu import _torch
+
+        torch = _torch()
+
+        if not self.trials:
+            return "it was not checked on any draw"
+        for vectors, labels, expected in self.trials:
+            on_device = torch.tensor(np.array(vectors), device=device)  # a copy: the draws are read-only
+            try:
+                got = self.values(on_device, torch.tensor(np.array(labels), device=device))
+            except PermtestError as exc:
+                return str(exc)[len(self._prefix):]
+            got = got.cpu().numpy()
+            i = _first_difference(got, expected, DEVICE_RTOL)
+            if i is not None:
+                return (f"draw {i} gives {float(got[i])!r} on {device} and {float(expected[i])!r} with numpy "
+                        f"(relative tolerance {DEVICE_RTOL:g})")
+        return None
 
     def details(self, draw: Draw) -> dict:
         return {"statistic_code": dict(self.statistic.origin)} if self.statistic.origin else {}
+
+
+def _first_difference(values: np.ndarray, reference: np.ndarray, rtol: float) -> int | None:
+    """The first draw where ``values`` and ``reference`` differ by more than ``rtol``
+    relative to the largest value of both (NaNs equal), or None."""
+    scale = _scale(values, reference)
+    differ = ~np.isclose(values, reference, rtol=rtol, atol=rtol * scale, equal_nan=True)
+    return int(np.flatnonzero(differ)[0]) if differ.any() else None
 
 
 def _scale(*arrays: np.ndarray) -> float:
@@ -551,11 +637,9 @@ def register_statistic(name: str, function: Callable, *, min_groups: int = 1, ma
                             f"got {shown(name)}")
     if not callable(function):
         raise PermtestError(f"function must be callable f(vectors, labels); got {type(function).__name__}")
-    problem = integer_problem(min_groups, 1)
-    if problem:
-        raise PermtestError(f"min_groups {problem}")
+    require(min_groups, Integer(1), "min_groups")
     if max_groups is not None:
-        problem = integer_problem(max_groups, int(min_groups))
+        problem = Integer(int(min_groups)).problem(max_groups)
         if problem:
             raise PermtestError(f"max_groups {problem} (min_groups) or None")
     if params is not None and (not isinstance(params, Mapping)
@@ -598,9 +682,7 @@ def _pairs_in_some_group(sizes: Mapping[str, int]) -> list[str]:
 
 
 def _neighbors_params(values: dict, groups: WordGroups, where: str) -> None:
-    k = values["k"]
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be an integer >= 1; got {k!r}")
+    values["k"] = require(values["k"], Integer(1), "parameter 'k' of statistic 'neighbors'", where)
     for role in ("query", "target"):
         if values[role] is not None:
             values[f"_{role}"] = groups.group_index(values[role], f"{where}parameter '{role}'")

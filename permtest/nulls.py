@@ -35,6 +35,8 @@ from ._pools import Pool
 from ._sampling import BlockStreams, Domain, draw_distinct
 from ._wordgroups import WordGroups
 
+__all__ = ["REGISTRY", "Draw", "Null", "Setup", "names", "register"]
+
 
 @dataclass
 class Draw:
@@ -67,13 +69,72 @@ class Setup:
 class Null:
     """Base: a null model bound to one claim and one (preprocessed) matrix.
 
-    A subclass declares ``name``, ``stream_id`` (fixed forever, see the module
-    docstring), ``shuffles_matrix`` (it draws the matrix's values, so a statistic
-    reading whole neighbour lists needs whole shuffled matrices), ``draws_from_pool``
-    (it needs a word pool), ``moves_labels`` (its draws carry rearranged labels of
-    shape ``(B, n)``, so the claim needs 2+ exchangeable groups) and ``enumerable``
-    (it can list every arrangement for an exact p-value), and implements
-    :meth:`bind` and :meth:`draw`.
+    A null decides *which numbers* a statistic sees under the null hypothesis; the
+    statistic itself is never changed. To add one, subclass it, set the class
+    attributes below, implement :meth:`bind` and :meth:`draw`, and decorate the
+    class with :func:`register`: every statistic, config, seed, report and the gate
+    then accept its ``name``. Draws must come from ``streams`` only (never
+    ``np.random``), so results are bit-identical for any ``n_jobs`` or batch size.
+
+    A null with ``enumerable`` also implements ``arrangements()`` (how many
+    distinct draws exist), ``all_arrangements()`` (every labelling, shape
+    ``(arrangements, n)``, the observed one first) and ``fixed(labels)`` (the
+    :class:`Draw` for given labels); one with ``shuffles_matrix`` implements
+    ``whole_matrix(streams)`` (one whole shuffled matrix) and :meth:`domain`; one
+    with ``draws_from_pool`` keeps its :class:`Setup`'s pool as ``self.pool``.
+    See the built-in ``LabelsNull``, ``ShuffleNull`` and ``TokensNull``.
+
+    Attributes
+    ----------
+    name : str
+        The name configs and :func:`permtest.permutation_test` use; non-empty and
+        unique.
+    stream_id : int
+        Names the null's random stream: ``SeedSequence(seed, spawn_key=(claim,
+        stream_id, block))``. Fixed forever and never reused (the built-ins hold
+        0 to 3), so adding a null cannot change the bits of an existing config.
+    shuffles_matrix : bool, default False
+        It draws the matrix's values, so a statistic reading whole neighbour lists
+        gets whole shuffled matrices (``whole_matrix``).
+    draws_from_pool : bool, default False
+        It draws words from a pool (``pool``, ``pool_size``, ``match``), which
+        :meth:`bind` finds in ``setup.pool``.
+    moves_labels : bool, default False
+        Its draws carry rearranged labels of shape ``(B, n)``, so the claim needs
+        2+ exchangeable groups.
+    enumerable : bool, default False
+        It can list every arrangement, for an exact p-value when there are no more
+        than the permutations asked for.
+
+    See Also
+    --------
+    register : Add a null to the registry.
+
+    Examples
+    --------
+    A sign-flip null: each word's vector times a random sign.
+
+    >>> import permtest
+    >>> from permtest import nulls
+    >>> @nulls.register
+    ... class SignFlipNull(nulls.Null):
+    ...     name, stream_id = "signflip", 100
+    ...
+    ...     @classmethod
+    ...     def bind(cls, setup):
+    ...         null = cls()
+    ...         null.setup = setup
+    ...         return null
+    ...
+    ...     def draw(self, streams, n):
+    ...         signs = streams.main.choice([-1.0, 1.0], size=(n, self.setup.vectors.shape[1], 1))
+    ...         return nulls.Draw(self.setup.labels, vectors=self.setup.vectors * signs,
+    ...                           rows=self.setup.groups.rows[None, :])
+    >>> emb = permtest.load_source("glove")
+    >>> res = permtest.permutation_test(emb, {"colors": ["red", "green", "blue", "yellow"]},
+    ...                                 null="signflip", permutations=999)
+    >>> res.null, res.permutations
+    ('signflip', 999)
     """
 
     name = ""
@@ -82,16 +143,60 @@ class Null:
     draws_from_pool = False
     moves_labels = False
     enumerable = False
+    # The device engine (permtest.gpu) samples it: its keys are value positions
+    # (``value_domain``), pool positions (``draws_from_pool``) or label ranks
+    # (``moves_labels``).
+    device = False
 
     @classmethod
     def bind(cls, setup: Setup) -> Null:
+        """Build the null for one claim.
+
+        Called once per claim and null, before any permutation.
+
+        Parameters
+        ----------
+        setup : Setup
+            The preprocessed matrix, the claim's words, labels and observed vectors
+            and, for a null that ``draws_from_pool``, the pool.
+
+        Returns
+        -------
+        Null
+            An instance whose :meth:`draw` serves every batch of the test.
+        """
         raise NotImplementedError
 
     def domain(self) -> Domain | None:
-        """The sampling domain (sizes the spare stream), or None if not sampling."""
+        """Where the null's sampled keys come from.
+
+        Returns
+        -------
+        permtest._sampling.Domain or None
+            The domain each slot of a permutation draws a key from, for a null that
+            draws with ``permtest._sampling.draw_distinct`` (it sizes the spare
+            random stream); None (the default) for a null that samples no keys.
+        """
         return None
 
     def draw(self, streams: BlockStreams, n: int) -> Draw:
+        """Draw ``n`` permutations' worth of what the statistic reads.
+
+        Parameters
+        ----------
+        streams : permtest._sampling.BlockStreams
+            The random streams of one seed block; draw with ``streams.main`` (a
+            :class:`numpy.random.Generator`), in a fixed order.
+        n : int
+            Permutations in this batch.
+
+        Returns
+        -------
+        Draw
+            ``vectors`` of shape ``(n, words, d)`` float64 (or ``(1, words, d)`` when
+            shared), ``labels`` of shape ``(words,)`` or ``(n, words)``, and the
+            ``rows`` and ``neighbors`` statistics that read them need.
+        """
         raise NotImplementedError
 
 
@@ -99,8 +204,43 @@ REGISTRY: dict[str, type[Null]] = {}
 
 
 def register(cls: type[Null]) -> type[Null]:
-    """Class decorator: add a null to the registry. Its name and stream id must be
-    new (an id once used stays taken by its null)."""
+    """Class decorator: add a null to the registry.
+
+    From then on its ``name`` is a null everywhere: in configs,
+    :func:`permtest.permutation_test`, messages and reports.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`Null` with a non-empty ``name`` no other null has and
+        an integer ``stream_id >= 0`` no other null has (an id once used stays
+        taken by its null).
+
+    Returns
+    -------
+    type
+        ``cls`` itself, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the name is empty or registered already, or the stream id is not an
+        integer >= 0 or is taken (the message names the null that has it).
+
+    See Also
+    --------
+    Null : What a null declares and implements, with a full example.
+
+    Examples
+    --------
+    >>> from permtest import nulls
+    >>> class Clash(nulls.Null):
+    ...     name, stream_id = "clash", 2
+    >>> nulls.register(Clash)
+    Traceback (most recent call last):
+    ...
+    ValueError: null 'clash': stream_id 2 must be an unused integer >= 0 ('tokens' has it)
+    """
     taken = {other.stream_id: other.name for other in REGISTRY.values()}
     if not cls.name or cls.name in REGISTRY:
         raise ValueError(f"null name {cls.name!r} is empty or already registered")
@@ -118,6 +258,7 @@ class ShuffleNull(Null):
     name = "shuffle"
     stream_id = 0
     shuffles_matrix = True
+    device = True
 
     @classmethod
     def bind(cls, setup: Setup) -> ShuffleNull:
@@ -133,7 +274,12 @@ class ShuffleNull(Null):
         self._domain = self._make_domain()
 
     def _make_domain(self) -> Domain:
-        return shuffle_domain(self.matrix.shape, self.pieces)
+        return self.value_domain(self.matrix.shape, self.pieces)
+
+    @staticmethod
+    def value_domain(shape: tuple[int, int], pieces: int) -> Domain:
+        """Where the values of ``pieces`` rows of a ``shape`` matrix come from."""
+        return shuffle_domain(shape, pieces)
 
     def domain(self) -> Domain:
         return self._domain
@@ -159,8 +305,9 @@ class ColumnsNull(ShuffleNull):
     name = "columns"
     stream_id = 1
 
-    def _make_domain(self) -> Domain:
-        return columns_domain(self.matrix.shape, self.pieces)
+    @staticmethod
+    def value_domain(shape: tuple[int, int], pieces: int) -> Domain:
+        return columns_domain(shape, pieces)
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
         return streams.main.permuted(self.matrix, axis=0)
@@ -172,6 +319,7 @@ class TokensNull(Null):
 
     name = "tokens"
     stream_id = 2
+    device = True
     draws_from_pool = True
 
     @classmethod
@@ -209,6 +357,7 @@ class LabelsNull(Null):
     stream_id = 3
     moves_labels = True
     enumerable = True
+    device = True
 
     @classmethod
     def bind(cls, setup: Setup) -> LabelsNull:

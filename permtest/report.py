@@ -32,6 +32,9 @@ from ._version import __version__
 from .errors import PermtestError
 from .runner import COLUMNS, ConfigRun, Outcome
 
+__all__ = ["junit_xml", "p_text", "report_json", "report_markdown", "terminal_table", "write_junit",
+           "write_reports"]
+
 LENIENT_NOTE = ("shuffle alone is a lenient null (any real words beat it); "
                 "read it beside tokens, which keeps the geometry and only changes the words.")
 SHA_PREFIX = 12  # hex digits of a sha256 shown to people; the JSON keeps all 64

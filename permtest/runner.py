@@ -22,6 +22,8 @@ from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
 from .sources import load_source
 
+__all__ = ["COLUMNS", "ConfigRun", "Outcome", "execute", "run_config", "stream_key", "validate"]
+
 # CSV columns, in the contract's order (DESIGN.md).
 COLUMNS = (
     "config", "claim", "statistic", "null", "groups", "n_tokens", "observed", "null_mean", "null_sd", "z",
@@ -225,26 +227,58 @@ def _provenance(config: Config, emb, results, seconds: float) -> dict:
 def run_config(path, permutations: int | None = None, seed: int | None = None, n_jobs: int = 1):
     """Run a config file (the Python face of ``permtest run``, writing no report).
 
+    Every claim is tested under each of its nulls, p-values are corrected across
+    claims separately for each null (the config's ``correction``), and claims with
+    an ``expect`` are gated. The whole config is validated first, as
+    ``permtest check`` does, so a bad key fails before any permutation runs.
+
     Parameters
     ----------
     path : str or pathlib.Path
-        The config file.
-    permutations, seed : int, optional
-        Override the config's values (as ``-n`` and ``--seed`` do).
+        The config file (YAML, config version 1). File paths inside it are relative
+        to its folder.
+    permutations : int, optional
+        Overrides the config's ``permutations`` (as ``-n`` does): an integer >= 1.
+    seed : int, optional
+        Overrides the config's ``seed`` (as ``--seed`` does): an integer >= 0.
     n_jobs : int, default 1
-        Parallel jobs; results are bit-identical for any value.
+        Parallel jobs (-1: every core); results are bit-identical for any value.
 
     Returns
     -------
     pandas.DataFrame
-        One row per claim and null, the CSV's columns in the CSV's order. The run's
-        warnings (e.g. too few permutations to reach alpha after correction) are in
+        One row per claim and null (claims in config order, each claim's nulls in
+        its order), with the CSV's columns in the CSV's order (``p_value``,
+        ``p_adjusted``, ``significant``, ``passed``, ...; ``passed`` is True or
+        False for a gated claim, ``""`` otherwise). The run's warnings (e.g. too
+        few permutations to reach alpha after correction) are in
         ``table.attrs["warnings"]``, a list of strings.
 
     Raises
     ------
     PermtestError
-        For a bad config, source or claim, with one line per problem.
+        For a missing or bad config file, a bad override, source or claim (a word
+        missing from the vocabulary, a statistic that does not apply to a null),
+        with one line per problem naming the file, claim and key.
+
+    See Also
+    --------
+    permtest.permutation_test : One claim under one null, without a config.
+
+    Examples
+    --------
+    From the repository root (``configs/`` ships with it):
+
+    >>> import permtest
+    >>> table = permtest.run_config("configs/months-weekdays.yaml", permutations=199)
+    >>> table[["claim", "null", "p_value", "significant", "passed"]]
+                               claim    null  p_value  significant  passed
+    0             months-vs-weekdays  labels    0.005         True    True
+    1             months-vs-weekdays  tokens    0.005         True    True
+    2  months-vs-weekdays-silhouette  labels    0.005         True    True
+    3  months-vs-weekdays-silhouette  tokens    0.005         True    True
+    >>> table.attrs["warnings"]
+    []
     """
     config = load(path).with_overrides(permutations=permutations, seed=seed)
     run = execute(config, n_jobs=n_jobs)

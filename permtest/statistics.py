@@ -5,7 +5,10 @@ and returns ``B`` values. No I/O, no randomness. Group membership comes as
 ``labels``: one group index per word, shape ``(n,)`` (the same for every
 permutation) or ``(B, n)`` (the ``labels`` null permutes it).
 
-All similarities are cosines, computed in float64.
+All similarities are cosines, computed in float64. The cosine statistics
+(:func:`cosines`, :func:`coherence`, :func:`separation`, :func:`silhouette`) are
+written once against the array namespace of their inputs (:mod:`permtest._arrays`):
+numpy arrays on the CPU engine, torch tensors on the device engine.
 """
 
 from __future__ import annotations
@@ -14,76 +17,93 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._arrays import device, namespace
 
-def cosines(vectors: np.ndarray) -> np.ndarray:
+__all__ = ["associations", "coherence", "cosines", "membership_model", "membership_ranks", "neighbor_fraction",
+           "one_hot", "pearson_rows", "rank_rows", "rsa", "rsa_in_chunks", "separation", "silhouette",
+           "upper_triangle", "weat"]
+
+
+def cosines(vectors):
     """``(B, n, d)`` vectors -> ``(B, n, n)`` cosine similarities (float64).
 
     A zero vector (possible only in degenerate null draws) has cosine 0 with
-    everything rather than NaN, so it never counts as an extreme value.
+    everything rather than NaN, so it never counts as an extreme value. Written
+    against the array namespace of ``vectors`` (numpy or torch).
     """
-    vectors = np.asarray(vectors, dtype=np.float64)
-    gram = np.matmul(vectors, vectors.transpose(0, 2, 1))
-    norms = np.sqrt(np.einsum("bnn->bn", gram))
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    xp = namespace(vectors)
+    vectors = xp.astype(xp.asarray(vectors), xp.float64, copy=False)
+    gram = xp.matmul(vectors, xp.matrix_transpose(vectors))
+    norms = xp.sqrt(xp.linalg.diagonal(gram))
+    positive = norms > 0
+    inverse = xp.where(positive, 1.0 / xp.where(positive, norms, 1.0), 0.0)
     gram *= inverse[:, :, None]
     gram *= inverse[:, None, :]
     return gram
 
 
-def one_hot(labels: np.ndarray, n_groups: int) -> np.ndarray:
+def one_hot(labels, n_groups: int):
     """``(n,)`` or ``(B, n)`` labels -> ``(1 or B, n, n_groups)`` float64 indicators."""
-    labels = np.atleast_2d(labels)
-    return (labels[:, :, None] == np.arange(n_groups)).astype(np.float64)
+    xp = namespace(labels)
+    labels = xp.asarray(labels)
+    labels = labels if labels.ndim == 2 else labels[None]
+    groups = xp.arange(n_groups, device=device(labels))
+    return xp.astype(labels[:, :, None] == groups, xp.float64)
 
 
-def _within(cos: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _within(cos, member):
     """Per group: sum of cosines over ordered pairs of distinct members, the number
     of such pairs, and the group sizes. Shapes ``(B, g)``."""
-    block = np.matmul(np.matmul(member.transpose(0, 2, 1), cos), member)  # (B, g, g)
-    diagonal = np.einsum("bnn,bng->bg", cos, member)  # each member with itself
-    sums = np.einsum("bgg->bg", block) - diagonal
-    sizes = member.sum(axis=1)
+    xp = namespace(cos, member)
+    block = xp.matmul(xp.matmul(xp.matrix_transpose(member), cos), member)  # (B, g, g)
+    # Each member with itself. einsum adds in index order; a broadcast product and
+    # a sum would round differently and change version 1's bits.
+    diagonal = xp.einsum("bnn,bng->bg", cos, member)
+    sums = xp.linalg.diagonal(block) - diagonal
+    sizes = xp.sum(member, axis=1)
     return sums, sizes * (sizes - 1), sizes
 
 
-def coherence(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+def coherence(cos, labels, n_groups: int):
     """Mean pairwise cosine within each group, averaged over groups (each group
     weighs the same, whatever its size). Needs every group to have 2+ words."""
+    xp = namespace(cos)
     sums, pairs, _ = _within(cos, one_hot(labels, n_groups))
-    return (sums / pairs).mean(axis=1)
+    return xp.mean(sums / pairs, axis=1)
 
 
-def separation(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+def separation(cos, labels, n_groups: int):
     """Mean cosine over within-group pairs minus mean cosine over between-group
     pairs, both pooled over all pairs (so larger groups contribute more pairs)."""
+    xp = namespace(cos)
     sums, pairs, sizes = _within(cos, one_hot(labels, n_groups))
     n = cos.shape[-1]
-    total = cos.sum(axis=(1, 2)) - np.einsum("bnn->b", cos)
-    within_sum, within_pairs = sums.sum(axis=1), pairs.sum(axis=1)
+    total = xp.sum(cos, axis=(1, 2)) - xp.einsum("bnn->b", cos)
+    within_sum, within_pairs = xp.sum(sums, axis=1), xp.sum(pairs, axis=1)
     between_pairs = n * (n - 1) - within_pairs
     return within_sum / within_pairs - (total - within_sum) / between_pairs
 
 
-def silhouette(cos: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+def silhouette(cos, labels, n_groups: int):
     """Mean silhouette coefficient (Rousseeuw 1987) with cosine distance 1 - cos,
     clipped to [0, 2] with a zero diagonal as ``sklearn.metrics.pairwise`` does.
     A word alone in its group scores 0, as in ``sklearn.metrics.silhouette_samples``."""
+    xp = namespace(cos)
     member = one_hot(labels, n_groups)
     n = cos.shape[-1]
-    distance = np.clip(1.0 - cos, 0.0, 2.0)
-    distance[:, np.arange(n), np.arange(n)] = 0.0
-    to_group = np.matmul(distance, member)  # (B, n, g): summed distance to each group
-    sizes = member.sum(axis=1)[:, None, :]  # (B, 1, g)
-    own = member.astype(bool)
-    own_size = (member * sizes).sum(axis=2)  # (B, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = (to_group * member).sum(axis=2) / (own_size - 1)
-        other = np.where(own, np.inf, to_group / sizes)
-    b = other.min(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = (b - a) / np.maximum(a, b)
-    s = np.where((own_size > 1) & np.isfinite(s), s, 0.0)
-    return s.mean(axis=1)
+    distance = xp.clip(1.0 - cos, 0.0, 2.0)
+    distance = xp.where(xp.eye(n, dtype=xp.bool, device=device(cos)), 0.0, distance)
+    to_group = xp.matmul(distance, member)  # (B, n, g): summed distance to each group
+    sizes = xp.sum(member, axis=1)[:, None, :]  # (B, 1, g)
+    own = xp.astype(member, xp.bool)
+    own_size = xp.sum(member * sizes, axis=2)  # (B, n)
+    with np.errstate(invalid="ignore", divide="ignore"):  # numpy's warnings; torch has none
+        a = xp.sum(to_group * member, axis=2) / (own_size - 1)
+        other = xp.where(own, xp.inf, to_group / sizes)
+        b = xp.min(other, axis=2)
+        s = (b - a) / xp.maximum(a, b)
+    s = xp.where((own_size > 1) & xp.isfinite(s), s, 0.0)
+    return xp.mean(s, axis=1)
 
 
 def neighbor_fraction(

