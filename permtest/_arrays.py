@@ -16,12 +16,19 @@ from array_api_compat import array_namespace, device, is_numpy_namespace, is_tor
 __all__ = ["array_namespace", "device", "is_numpy", "is_torch_array", "namespace"]
 
 
+# numpy 2.1+ is itself an array-API namespace (astype with copy, matrix_transpose,
+# linalg.diagonal, device arguments), and calling it directly skips the compat
+# layer's Python wrappers: about 7% of a small batch's statistic.
+_NUMPY = np if np.lib.NumpyVersion(np.__version__) >= "2.1.0" else array_namespace(np.empty(0))
+
+
 def namespace(*arrays):
-    """The array namespace of ``arrays`` (``array_api_compat``'s numpy or torch);
-    anything that is not an array (a list, a scalar) counts as numpy."""
-    arrays = [a for a in arrays if not isinstance(a, (list, tuple, int, float)) and a is not None]
-    return array_namespace(*arrays) if arrays else array_namespace(np.empty(0))
+    """The array namespace of ``arrays``: numpy for numpy arrays (and for anything
+    that is not an array: a list, a scalar), else ``array_api_compat``'s (torch)."""
+    arrays = [a for a in arrays if not isinstance(a, (np.ndarray, np.generic, list, tuple, int, float))
+              and a is not None]
+    return array_namespace(*arrays) if arrays else _NUMPY
 
 
 def is_numpy(xp) -> bool:
-    return is_numpy_namespace(xp)
+    return xp is np or is_numpy_namespace(xp)

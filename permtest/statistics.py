@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._arrays import device, namespace
+from ._arrays import namespace
 
 __all__ = ["associations", "coherence", "cosines", "membership_model", "membership_ranks", "neighbor_fraction",
            "one_hot", "pearson_rows", "rank_rows", "rsa", "rsa_in_chunks", "separation", "silhouette",
@@ -32,7 +32,9 @@ def cosines(vectors):
     against the array namespace of ``vectors`` (numpy or torch).
     """
     xp = namespace(vectors)
-    vectors = xp.astype(xp.asarray(vectors), xp.float64, copy=False)
+    if not hasattr(vectors, "dtype"):  # a list
+        vectors = xp.asarray(vectors)
+    vectors = xp.astype(vectors, xp.float64, copy=False)
     gram = xp.matmul(vectors, xp.matrix_transpose(vectors))
     norms = xp.sqrt(xp.linalg.diagonal(gram))
     positive = norms > 0
@@ -45,9 +47,10 @@ def cosines(vectors):
 def one_hot(labels, n_groups: int):
     """``(n,)`` or ``(B, n)`` labels -> ``(1 or B, n, n_groups)`` float64 indicators."""
     xp = namespace(labels)
-    labels = xp.asarray(labels)
+    if isinstance(labels, (list, tuple)):
+        labels = xp.asarray(labels)
     labels = labels if labels.ndim == 2 else labels[None]
-    groups = xp.arange(n_groups, device=device(labels))
+    groups = xp.arange(n_groups, device=labels.device)
     return xp.astype(labels[:, :, None] == groups, xp.float64)
 
 
@@ -59,7 +62,7 @@ def _within(cos, member):
     # Each member with itself. einsum adds in index order; a broadcast product and
     # a sum would round differently and change version 1's bits.
     diagonal = xp.einsum("bnn,bng->bg", cos, member)
-    sums = xp.linalg.diagonal(block) - diagonal
+    sums = xp.einsum("bgg->bg", block) - diagonal
     sizes = xp.sum(member, axis=1)
     return sums, sizes * (sizes - 1), sizes
 
@@ -92,7 +95,7 @@ def silhouette(cos, labels, n_groups: int):
     member = one_hot(labels, n_groups)
     n = cos.shape[-1]
     distance = xp.clip(1.0 - cos, 0.0, 2.0)
-    distance = xp.where(xp.eye(n, dtype=xp.bool, device=device(cos)), 0.0, distance)
+    distance = xp.where(xp.eye(n, dtype=xp.bool, device=cos.device), 0.0, distance)
     to_group = xp.matmul(distance, member)  # (B, n, g): summed distance to each group
     sizes = xp.sum(member, axis=1)[:, None, :]  # (B, 1, g)
     own = xp.astype(member, xp.bool)
