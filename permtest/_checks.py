@@ -200,12 +200,9 @@ class AnyOf(_Constraint):
         return next(c for c in self.constraints if c.accepts(value)).clean(value)
 
 
-@dataclass(frozen=True)
-class File(_Constraint):
-    """An existing regular file (symlinks followed); not a folder, FIFO or device.
-    ``problem`` is ``"<path>: <reason>"``; ``missing`` is the reason when nothing is there."""
-
-    missing: str = "no such file"
+class _Path(_Constraint):
+    """A path (``str`` or ``os.PathLike``) and what it must point at: ``problem`` is
+    ``"<path>: <reason>"``, from :meth:`reason`."""
 
     def accepts(self, value) -> bool:
         return self.problem(value) is None
@@ -213,24 +210,33 @@ class File(_Constraint):
     def problem(self, value) -> str | None:
         if not isinstance(value, (str, os.PathLike)):
             return f"must be a path; got {shown(value)}"
-        reason = files.regular_problem(value, self.missing)
+        reason = self.reason(Path(value))
         return None if reason is None else f"{value}: {reason}"
+
+    def reason(self, path: Path) -> str | None:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class OutputFile(_Constraint):
+class File(_Path):
+    """An existing regular file (symlinks followed); not a folder, FIFO or device.
+    ``missing`` is the reason when nothing is there."""
+
+    missing: str = "no such file"
+
+    def reason(self, path: Path) -> str | None:
+        return files.regular_problem(path, self.missing)
+
+
+@dataclass(frozen=True)
+class OutputFile(_Path):
     """A path to write a file at: nothing there yet, or anything but a folder (whether
     the folder is writable is :func:`permtest.report.check_writable_file`'s question)."""
 
     what: str = "the file"
 
-    def accepts(self, value) -> bool:
-        return self.problem(value) is None
-
-    def problem(self, value) -> str | None:
-        if not isinstance(value, (str, os.PathLike)):
-            return f"must be a path; got {shown(value)}"
-        return f"{value}: is a folder; give {self.what}'s name" if Path(value).is_dir() else None
+    def reason(self, path: Path) -> str | None:
+        return f"is a folder; give {self.what}'s name" if path.is_dir() else None
 
 
 def require(value, constraint: _Constraint, name: str = "", where: str = ""):
