@@ -20,8 +20,8 @@ from ._pools import make_pool
 from ._wordgroups import missing_message
 from .embeddings import Embeddings
 from .errors import PermtestError
+from .nulls import REGISTRY
 
-NULLS = ("shuffle", "columns")
 HUB_FACTOR = 5  # a neighbour counted this many times more often than chance is a hub
 
 
@@ -42,9 +42,14 @@ class Neighborhood:
     top_null: dict[str, np.ndarray]
 
 
+def matrix_nulls() -> list[str]:
+    """The nulls that shuffle the matrix's values: those a whole matrix can show."""
+    return [name for name, null in REGISTRY.items() if null.shuffles_matrix]
+
+
 def neighborhood(emb: Embeddings, word: str, k: int = 10, null: str = "shuffle", seed: int = 0,
                  sample: int = 1000) -> Neighborhood:
-    require(null, Choice(NULLS), "--null")
+    require(null, Choice(matrix_nulls()), "--null")
     others = emb.shape[0] - 1
     k = require(k, Integer(1, others, expected=f"an integer from 1 to {others}"), "-k")
     seed = require(seed, Integer(0), "--seed")
@@ -52,10 +57,7 @@ def neighborhood(emb: Embeddings, word: str, k: int = 10, null: str = "shuffle",
     if row is None:
         raise PermtestError(missing_message(emb, [(word, None)]))
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
-    if null == "shuffle":
-        shuffled = rng.permutation(emb.matrix.reshape(-1)).reshape(emb.shape)
-    else:
-        shuffled = rng.permuted(emb.matrix, axis=0)
+    shuffled = REGISTRY[null].literal(emb.matrix, rng)
     real_unit, null_unit = knn.unit_rows(emb.matrix), knn.unit_rows(shuffled)
     me = np.array([row])
 

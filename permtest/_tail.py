@@ -18,7 +18,9 @@ the estimate is labelled accordingly).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+# tail: none (the default) or gpd (this module's estimate, reported beside p).
+TAILS = ("none", "gpd")
 
 START, STEP, SMALLEST = 250, 10, 50
 GOODNESS = 0.05
@@ -37,6 +39,8 @@ def gpd_tail(observed: float, null: np.ndarray, side: str) -> dict | None:
     for count in range(START, SMALLEST - 1, -STEP):
         threshold = (ordered[count - 1] + ordered[count]) / 2
         excess = ordered[:count] - threshold
+        from scipy import stats  # only when a tail is estimated: config reads TAILS without scipy
+
         shape, _, scale = stats.genpareto.fit(excess, floc=0)
         fitted = stats.genpareto(shape, 0, scale)
         fit_p = float(stats.cramervonmises(excess, fitted.cdf).pvalue)

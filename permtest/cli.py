@@ -90,7 +90,48 @@ def main(argv: list[str] | None = None) -> int:
     itself (console script, ``python -m permtest.cli``): after the exit code is
     known, SIGINT and SIGTERM stay ignored until the process ends. Called with an
     ``argv`` (in-process), the caller's signal handlers and warning display are
-    restored on return."""
+    restored on return.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``permtest``: a command (``run``, ``gate``, ``check``,
+        ``neighbors``, ``sources``, ``bench``) and its options. None: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_OK` (0) done, every gated claim passed; :data:`EXIT_FAILED` (1)
+        a gated claim missed its expectation; :data:`EXIT_USAGE` (2) bad usage,
+        config or input, one ``error:`` line per problem on stderr;
+        :data:`EXIT_INTERRUPTED` (130) Ctrl-C; :data:`EXIT_TERMINATED` (143) SIGTERM.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for arguments it cannot parse (code 2, after the usage) or
+        ``--help`` (code 0).
+
+    Notes
+    -----
+    A :class:`~permtest.errors.PermtestError` becomes exit code 2 and its lines on
+    stderr; with ``--debug`` it (and any interruption) propagates with its
+    traceback instead. Any other exception is a bug and always propagates.
+
+    Examples
+    --------
+    From the repository root:
+
+    >>> import contextlib, io
+    >>> from permtest.cli import main
+    >>> main(["check", "configs/months-weekdays.yaml"])
+    configs/months-weekdays.yaml: ok (2 claims, 4 tests, source glove 400000 x 50)
+    0
+    >>> with contextlib.redirect_stderr(io.StringIO()) as stderr:
+    ...     code = main(["check", "configs/missing.yaml"])
+    >>> code, stderr.getvalue()
+    (2, 'error: configs/missing.yaml: no such config file\\n')
+    """
     signals = _Signals()
     signals.install()
     args = None
@@ -355,8 +396,8 @@ def _bench(args) -> int:
 
     from . import _bench as bench
 
-    if args.permutations < 1000 or args.repeats < 1:
-        raise PermtestError("bench needs -n >= 1000 and --repeats >= 1")
+    require(args.permutations, Integer(1000), "-n")
+    require(args.repeats, Integer(1), "--repeats")
     result = bench.run(literal_repeats=args.repeats, permutations=args.permutations)
     print(json.dumps(result) if args.json else bench.format_table(result))
     return EXIT_OK

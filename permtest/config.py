@@ -3,6 +3,9 @@
 Every problem found is reported, one line each, naming the file, the claim and the
 key, before any source is loaded or any permutation runs. Command-line flags
 override the file (flag > YAML > default).
+
+:data:`VERSION` is the config version this permtest reads (a file says
+``version: 1``); :data:`DEFAULTS` holds the value of each setting a file leaves out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from . import nulls as _nulls
 from ._checks import ALPHA, EPSILON, PERMUTATIONS, POOL_SIZE, SEED, Boolean, Choice, File, require
 from ._files import read_bytes
 from ._pools import MATCHES, POOLS
+from ._tail import TAILS
 from ._wordgroups import SUBWORDS
 from .errors import PermtestError, did_you_mean, printable, shown
 from .inference import ALTERNATIVES
@@ -59,6 +63,47 @@ CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alter
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim of a config, validated, with the config's settings merged in.
+
+    Built by :func:`load`; a claim's own ``nulls``, ``alternative``, ``pool``,
+    ``pool_size`` and ``match`` win over the config's.
+
+    Attributes
+    ----------
+    name : str
+        The claim's name, unique in its config.
+    statistic : str or permtest._usercode.FunctionRef
+        A statistic's name, or the function a ``{function: "stats.py:f"}``
+        mapping names (a file path resolved against the config's folder; the
+        code is not loaded here).
+    groups : dict of str to list of str
+        Group name to its words, in the file's order.
+    nulls : tuple of str
+        The nulls the claim runs under, in order.
+    expect : dict of str to str
+        Null to ``"significant"`` or ``"not-significant"``: the gated nulls. Empty
+        when the claim is reported, not gated.
+    params : dict
+        The statistic's parameters (a source spec for ``rsa``'s ``other``).
+    alternative : {"greater", "less", "two-sided"}
+        The direction of the test.
+    pool : str or list of str
+        The ``tokens`` null's pool: ``"words"``, ``"all"`` or a list of words.
+    pool_size : int or None
+        Only the ``pool_size`` most frequent words of the pool; None: all of them.
+    match : {"none", "frequency"}
+        ``frequency``: the ``tokens`` null draws each word from its frequency band.
+
+    Examples
+    --------
+    >>> from permtest import config
+    >>> claim = config.load("configs/months-weekdays.yaml").claims[0]
+    >>> claim.name, claim.statistic, claim.nulls, claim.match
+    ('months-vs-weekdays', 'separation', ('labels', 'tokens'), 'frequency')
+    >>> {group: len(words) for group, words in claim.groups.items()}
+    {'months': 12, 'weekdays': 7}
+    """
+
     name: str
     statistic: str | usercode.FunctionRef  # a name, or {function: "stats.py:f"} (file resolved)
     groups: dict[str, list[str]]
@@ -71,11 +116,80 @@ class Claim:
     match: str
 
     def expectation(self, null: str) -> str | None:
+        """What the claim expects under a null, if it is gated there.
+
+        Parameters
+        ----------
+        null : str
+            A null's name.
+
+        Returns
+        -------
+        str or None
+            ``"significant"`` or ``"not-significant"``; None when the claim is not
+            gated under ``null`` (or does not run it).
+
+        Examples
+        --------
+        >>> from permtest import config
+        >>> claim = config.load("configs/months-weekdays.yaml").claims[0]
+        >>> claim.expectation("labels"), claim.expectation("shuffle")
+        ('significant', None)
+        """
         return self.expect.get(null)
 
 
 @dataclass(frozen=True)
 class Config:
+    """A validated config file: its settings and claims.
+
+    Built by :func:`load`; settings a file leaves out take :data:`DEFAULTS`.
+    :func:`permtest.runner.execute` runs it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file, as given to :func:`load`.
+    text : str
+        The file's text (newlines normalised to ``\\n``), recorded in the JSON report.
+    name : str
+        The config's ``name``, or the file's stem: the reports' file names.
+    source : str or dict
+        The ``source`` spec, relative file paths made absolute against the
+        config's folder (:func:`permtest.sources.normalize_spec` checked it).
+    preprocess : {"none", "center", "standardize"}
+        Applied to the matrix before any statistic.
+    subwords : {"error", "mean", "first"}
+        How words a tokenizer splits are pooled.
+    permutations : int
+        Permutations per claim and null (the budget under ``early_stop``).
+    seed : int
+        The seed every claim's and null's random stream derives from.
+    alpha : float
+        The significance level, after correction.
+    correction : str
+        ``"none"`` or a name of :data:`permtest.corrections.METHODS` (aliases resolved).
+    claims : tuple of Claim
+        The claims, in the file's order.
+    nulls : tuple of str
+        Every null any claim runs, in order of first use.
+    early_stop : False or float
+        False, or the risk epsilon of Gandy's rule (``true`` in the file is 1e-3).
+    tail : {"none", "gpd"}
+        ``gpd`` adds a generalized Pareto tail estimate to the reports.
+
+    Examples
+    --------
+    >>> from permtest import config
+    >>> cfg = config.load("configs/months-weekdays.yaml")
+    >>> cfg.name, cfg.source, cfg.permutations, cfg.correction, cfg.nulls
+    ('months-weekdays', 'glove', 10000, 'holm', ('labels', 'tokens'))
+    >>> [claim.name for claim in cfg.claims]
+    ['months-vs-weekdays', 'months-vs-weekdays-silhouette']
+    >>> cfg.words[:3], len(cfg.sha256)
+    (['april', 'august', 'december'], 64)
+    """
+
     path: Path
     text: str
     name: str
@@ -93,6 +207,7 @@ class Config:
 
     @property
     def sha256(self) -> str:
+        """The sha256 of :attr:`text` (UTF-8), 64 hex digits, written into every report."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
@@ -108,7 +223,41 @@ class Config:
 
     def with_overrides(self, permutations: int | None = None, seed: int | None = None,
                        early_stop: bool | None = None) -> Config:
-        """Command-line flags win over the file."""
+        """Command-line flags win over the file.
+
+        Parameters
+        ----------
+        permutations : int, optional
+            ``-n/--permutations``: replaces the file's ``permutations`` (an integer
+            from 1 to 10**9).
+        seed : int, optional
+            ``--seed``: replaces the file's ``seed`` (an integer from 0 to 2**63 - 1).
+        early_stop : bool, optional
+            ``--early-stop``: when true, turns early stopping on with the file's risk
+            epsilon, or 1e-3 if the file has it off. False or None changes nothing.
+
+        Returns
+        -------
+        Config
+            A new config with the overrides, or this one when there are none.
+
+        Raises
+        ------
+        PermtestError
+            If ``permutations`` or ``seed`` is out of range or not an integer; the
+            message names the flag.
+
+        Examples
+        --------
+        >>> from permtest import config
+        >>> cfg = config.load("configs/months-weekdays.yaml").with_overrides(permutations=999, early_stop=True)
+        >>> cfg.permutations, cfg.seed, cfg.early_stop
+        (999, 0, 0.001)
+        >>> cfg.with_overrides(seed=-1)
+        Traceback (most recent call last):
+        ...
+        permtest.errors.PermtestError: --seed must be an integer >= 0; got -1
+        """
         changes = {}
         if early_stop:
             changes["early_stop"] = self.early_stop or 1e-3
@@ -158,7 +307,48 @@ def read_yaml(path: Path) -> tuple[object, str]:
 
 def load(path) -> Config:
     """Read and validate a config file. Raises one PermtestError listing every
-    problem (one line each)."""
+    problem (one line each).
+
+    The file is read with a bounded safe YAML loader (plain YAML only, at most
+    32 MiB). Nothing else is read or run: no source is loaded, no statistic's code
+    imported, no word looked up (``permtest check`` and the run do that).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A config file, version :data:`VERSION`.
+
+    Returns
+    -------
+    Config
+        The validated config, with :data:`DEFAULTS` for the settings it leaves out.
+
+    Raises
+    ------
+    PermtestError
+        If the file is missing, unreadable, not UTF-8 or not valid YAML, or breaks
+        any rule of the config format: one line per problem (at most 100, then a
+        count), each naming the file, the claim and the key.
+
+    Examples
+    --------
+    >>> from permtest import config
+    >>> config.load("configs/months-weekdays.yaml").name
+    'months-weekdays'
+
+    Every problem at once:
+
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "typos.yaml"
+    ...     _ = path.write_text("version: 1\\nsource: glove\\npermutatons: 99\\nclaims:\\n"
+    ...                         "  - {name: c, statistic: coherance, groups: {g: [red, green]}}\\n")
+    ...     config.load(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    permtest.errors.PermtestError: .../typos.yaml: key 'permutatons': unknown key; did you mean 'permutations'?
+    .../typos.yaml: claim 'c': key 'statistic': unknown statistic 'coherance'; did you mean 'coherence'?; valid: ...
+    """
     path = Path(path)
     data, text = read_yaml(path)
     problems = _Problems(path)
@@ -338,7 +528,7 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
         elif not isinstance(pool, list) or len(pool) < 2 or not all(isinstance(w, str) for w in pool):
             problems.add(f"must be one of {', '.join(POOLS)} or a list of 2+ words; got {shown(pool)}", claim, "pool")
     if "tail" in settings:
-        choice("tail", ("none", "gpd"))
+        choice("tail", TAILS)
     if "early_stop" in settings:
         _check_early_stop(settings["early_stop"], problems, claim)
     if settings.get("pool_size") is not None:

@@ -14,7 +14,7 @@ from statsmodels.stats.multitest import multipletests, multitest_alias
 
 from .errors import PermtestError, one_of
 
-__all__ = ["METHODS", "adjust", "canonical", "first_step_alpha", "reachable"]
+__all__ = ["METHODS", "adjust", "canonical"]
 
 # The methods multipletests documents; each accepts the aliases statsmodels lists.
 METHODS = (
@@ -27,7 +27,37 @@ _CANONICAL = {"b": "bonferroni", "s": "sidak", "hs": "holm-sidak", "h": "holm", 
 
 
 def canonical(method: str) -> str:
-    """The documented name of a correction method, or ``"none"``; raises on others."""
+    """The documented name of a correction method, or ``"none"``; raises on others.
+
+    Parameters
+    ----------
+    method : str or None
+        ``"none"`` or None (no correction), a name in :data:`METHODS`, or one of the
+        aliases ``statsmodels.stats.multitest.multipletests`` accepts for them
+        (``"h"``, ``"bonf"``, ``"fdr_i"``, ...; any case).
+
+    Returns
+    -------
+    str
+        ``"none"`` or the name in :data:`METHODS`.
+
+    Raises
+    ------
+    PermtestError
+        If ``method`` is neither ``"none"`` nor a method of :data:`METHODS` or its
+        alias (statsmodels' other methods, ``fdr_gbs`` and ``lfdr``, included); the
+        message lists the valid names and close spellings.
+
+    Examples
+    --------
+    >>> from permtest.corrections import canonical
+    >>> canonical("h"), canonical("Bonf"), canonical("fdr_i"), canonical(None)
+    ('holm', 'bonferroni', 'fdr_bh', 'none')
+    >>> canonical("holmes")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    permtest.errors.PermtestError: correction must be one of none, bonferroni, ...; got 'holmes'; did you mean ...?
+    """
     if method in ("none", None):
         return "none"
     short = multitest_alias.get(str(method).lower()) if isinstance(method, str) else None
@@ -37,7 +67,48 @@ def canonical(method: str) -> str:
 
 
 def adjust(p_values, method: str, alpha: float) -> np.ndarray:
-    """Adjusted p-values for one family of tests (one null model's claims)."""
+    """Adjusted p-values for one family of tests (one null model's claims).
+
+    The adjustment is ``statsmodels.stats.multitest.multipletests``'s, capped at
+    1: ``bonferroni`` (``m p``), ``sidak`` (``1 - (1 - p)^m``), the step-down
+    methods ``holm`` and ``holm-sidak``, the step-up ``simes-hochberg``,
+    ``hommel``, and the false discovery rate methods ``fdr_bh`` (Benjamini &
+    Hochberg 1995), ``fdr_by`` (Benjamini & Yekutieli 2001), ``fdr_tsbh`` and
+    ``fdr_tsbky`` (two-stage, Benjamini, Krieger & Yekutieli 2006). A claim is
+    significant when its adjusted p-value is at most ``alpha``.
+
+    Parameters
+    ----------
+    p_values : array_like of float
+        The family's p-values, each in ``[0, 1]``.
+    method : str
+        ``"none"``, a name in :data:`METHODS` or an alias (see :func:`canonical`).
+    alpha : float
+        The family-wise error rate or false discovery rate. Only the two-stage
+        methods' adjusted values depend on it (their first stage estimates the
+        number of true nulls at this level).
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted p-values, float64, in the order given; a copy of
+        ``p_values`` for ``"none"`` or an empty family.
+
+    Raises
+    ------
+    PermtestError
+        If ``method`` is not a known correction (see :func:`canonical`).
+
+    Examples
+    --------
+    >>> from permtest.corrections import adjust
+    >>> adjust([0.01, 0.02, 0.03, 0.5], "holm", 0.05)
+    array([0.04, 0.06, 0.06, 0.5 ])
+    >>> adjust([0.01, 0.02, 0.03, 0.5], "bonferroni", 0.05)
+    array([0.04, 0.08, 0.12, 1.  ])
+    >>> adjust([0.01, 0.02, 0.03, 0.5], "fdr_bh", 0.05)
+    array([0.04, 0.04, 0.04, 0.5 ])
+    """
     p = np.asarray(p_values, dtype=float)
     method = canonical(method)
     if method == "none" or p.size == 0:

@@ -23,6 +23,7 @@ from ._checks import ALPHA, EPSILON, PERMUTATIONS, POOL_SIZE, SEED, Choice, Inte
 from ._parallel import BACKENDS, effective_jobs, run_tasks
 from ._pools import make_pool
 from ._sampling import SEED_BLOCK, BlockStreams
+from ._tail import TAILS
 from ._wordgroups import WordGroups, resolve
 from .embeddings import Embeddings, derived
 from .errors import PermtestError, warn
@@ -30,9 +31,8 @@ from .nulls import REGISTRY as NULL_REGISTRY
 from .nulls import Draw, Null, Setup
 from .nulls import names as null_names
 
-__all__ = ["TAILS", "PermutationResult", "permutation_test", "preprocessed", "validate_claim"]
+__all__ = ["PermutationResult", "permutation_test"]
 
-TAILS = ("none", "gpd")
 _BATCH_VALUES = 1 << 17  # values gathered per batch by the matrix nulls (~1 MiB of keys)
 
 
@@ -403,10 +403,11 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
         word_groups, measure = resolved
         source = measure.statistic.other_source
         other = params.get(source) if source and params else None  # only said below
-    if measure.nulls is not None and null not in measure.nulls:
+    if not measure.applies_to(NULL_REGISTRY[null]):
+        applicable = [name for name in null_names() if measure.applies_to(NULL_REGISTRY[name])]
         raise PermtestError(f"{where}null '{null}' does not apply to {measure.name}"
                             f"{' against another source' if other is not None else ''}; "
-                            f"use one of {', '.join(measure.nulls)}")
+                            f"use one of {', '.join(applicable)}")
     if NULL_REGISTRY[null].moves_labels and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")

@@ -98,7 +98,7 @@ def one_of(name: str, given: object, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     hint = did_you_mean(str(given), allowed) if isinstance(given, str) else ""
     listing = ", ".join(allowed)
-    return f"{name} must be one of {listing}; got {given!r}{hint}"
+    return f"{name} must be one of {listing}; got {shown(given)}{hint}"
 
 
 # Messages quote what the user gave; a value can be huge (a YAML alias bomb expands

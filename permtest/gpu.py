@@ -127,7 +127,19 @@ _COMPARE_ROWS = 4096  # candidates compared with their whole row at once
 
 def nulls() -> tuple[str, ...]:
     """The nulls the device engine samples: those declared with ``device = True``
-    in the null registry (:mod:`permtest.nulls`)."""
+    in the null registry (:mod:`permtest.nulls`).
+
+    Returns
+    -------
+    tuple of str
+        Their names, in registration order.
+
+    Examples
+    --------
+    >>> from permtest import gpu
+    >>> gpu.nulls()
+    ('shuffle', 'columns', 'tokens', 'labels')
+    """
     return tuple(name for name, null in NULL_REGISTRY.items() if null.device)
 
 
@@ -141,7 +153,31 @@ def _torch():
 
 def available(device: str) -> None:
     """Raise :class:`PermtestError` unless ``device`` can run the engine: ``cuda`` or
-    ``cuda:N`` with a visible GPU, or ``cpu`` (the same code, for tests)."""
+    ``cuda:N`` with a visible GPU, or ``cpu`` (the same code, for tests).
+
+    Imports torch. ``permtest run --device`` calls it before any config loads.
+
+    Parameters
+    ----------
+    device : str
+        ``"cuda"``, ``"cuda:N"`` or ``"cpu"``.
+
+    Raises
+    ------
+    PermtestError
+        If ``device`` is not such a string, is another kind of device, or names a
+        CUDA device this machine does not have (no GPU, a CPU-only torch build, or
+        ``N`` beyond the device count); the message says which.
+
+    Examples
+    --------
+    >>> from permtest import gpu
+    >>> gpu.available("cpu")
+    >>> gpu.available("tpu")
+    Traceback (most recent call last):
+    ...
+    permtest.errors.PermtestError: device must be 'cuda', 'cuda:N' or 'cpu'; got 'tpu'
+    """
     torch = _torch()
     if not isinstance(device, str) or not device:
         raise PermtestError(f"device must be 'cuda', 'cuda:N' or 'cpu'; got {device!r}")
@@ -417,6 +453,66 @@ def null_distribution(matrix, groups: WordGroups, statistic, null: str, permutat
     ``batch_size``: permutations per batch, by default sized to the device's free
     memory. Permutation ``i`` depends only on ``seed``, ``stream`` and ``i`` (see
     the module docstring), not on ``batch_size``.
+
+    What :func:`permtest.permutation_test` calls with ``device=...``; the
+    distribution is the CPU engine's, the random streams are torch's (so not the
+    CPU engine's bits).
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray or torch.Tensor
+        The (preprocessed) ``(V, d)`` embedding matrix.
+    groups : permtest._wordgroups.WordGroups
+        The claim's words resolved to rows of ``matrix``.
+    statistic : str or permtest.measures.Measure
+        A name of :data:`STATISTICS`, or a measure that computes on torch tensors
+        (the engine's, for a user statistic written with the array namespace).
+    null : str
+        A null of :func:`nulls`.
+    permutations : int
+        How many null values, from 1 to 10**9.
+    seed : int
+        From 0 to 2**63 - 1.
+    stream : tuple of int, default ()
+        An independent random stream under the same seed (integers >= 0).
+    device : str, default "cuda"
+        ``"cuda"``, ``"cuda:N"`` or ``"cpu"`` (the same code, for tests).
+    pool : permtest._pools.Pool, optional
+        The words the ``tokens`` null draws (required for it, ignored otherwise).
+    batch_size : int, optional
+        Permutations per batch (>= 1); default: sized to the device's free memory.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(permutations,)`` float64, in permutation order.
+
+    Raises
+    ------
+    PermtestError
+        If the statistic or the null does not run on the device, ``permutations``,
+        ``seed``, ``stream`` or ``batch_size`` is out of range, the ``tokens`` null
+        has no pool, the ``labels`` null has fewer than 2 groups, the device is not
+        available (:func:`available`), or a null's values span more than 2**40
+        positions.
+
+    Examples
+    --------
+    On the CPU (a GPU runs the same code with ``device="cuda"``):
+
+    >>> import numpy as np
+    >>> from permtest import Embeddings, gpu
+    >>> from permtest._wordgroups import resolve
+    >>> words = [f"w{i}" for i in range(200)]
+    >>> emb = Embeddings.from_array(np.random.default_rng(0).normal(size=(200, 16)), words)
+    >>> groups = resolve(emb, {"a": words[:4], "b": words[4:8]})
+    >>> null = gpu.null_distribution(emb.matrix, groups, "separation", "labels", 500, seed=0, device="cpu")
+    >>> null.shape, null.dtype
+    ((500,), dtype('float64'))
+    >>> again = gpu.null_distribution(emb.matrix, groups, "separation", "labels", 500, seed=0, device="cpu",
+    ...                               batch_size=64)
+    >>> np.array_equal(null, again)  # the batch size changes nothing
+    True
     """
     measure = statistic if isinstance(statistic, measures.Measure) else None
     _check(groups, statistic, null, permutations, seed, stream, pool, batch_size, measure)

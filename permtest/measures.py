@@ -33,15 +33,14 @@ import numpy as np
 from . import _usercode as usercode
 from . import statistics
 from ._arrays import is_torch_array, namespace
-from ._checks import Integer, require
+from ._checks import Choice, Integer, require
 from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of, shown
 
 if TYPE_CHECKING:
     from .nulls import Draw
 
-__all__ = ["REQUIRED", "STATISTICS", "CosineMeasure", "FunctionMeasure", "Measure", "Registry", "Statistic",
-           "builtins", "from_function", "lookup", "make", "register_statistic", "statistics_table"]
+__all__ = ["REQUIRED", "STATISTICS", "Statistic", "builtins", "register_statistic"]
 
 # A parameter without a default (a user function's keyword argument without one).
 REQUIRED = inspect.Parameter.empty
@@ -68,6 +67,10 @@ class Measure:
         self.params = params
         self.where = where
         self.nulls = statistic.nulls  # None: every null
+
+    def applies_to(self, null) -> bool:
+        """Whether a null (a :class:`~permtest.nulls.Null` class) answers this claim."""
+        return self.nulls is None or null.name in self.nulls
 
     @property
     def name(self) -> str:
@@ -162,7 +165,11 @@ class RsaMeasure(Measure):
             square = np.zeros((n, n))
             square[statistics.pair_indices(n)] = ranks
             self.other_ranks = square + square.T
-            self.nulls = ("shuffle", "columns", "labels")
+
+    def applies_to(self, null) -> bool:
+        # Against another source, a null that draws other words has no vectors for
+        # them in that source.
+        return not (self.other_ranks is not None and null.draws_from_pool) and super().applies_to(null)
 
     @property
     def labels(self) -> np.ndarray:
@@ -255,7 +262,9 @@ class FunctionMeasure(Measure):
         xp = namespace(vectors)
         batch = max(vectors.shape[0], labels.shape[0] if labels.ndim == 2 else 1)
         if vectors.shape[0] != batch:
+            # A view that refuses writes: the engine's shared vectors stay untouched.
             vectors = xp.broadcast_to(vectors, (batch,) + tuple(vectors.shape[1:]))
+        labels = xp.asarray(labels, copy=True)  # the engine reuses its labels for every chunk
         try:
             out = self.statistic.function(vectors, labels, **self.kwargs)
         except Exception as exc:
@@ -263,9 +272,10 @@ class FunctionMeasure(Measure):
         if not is_torch_array(out) or out.device != vectors.device:
             raise PermtestError(f"{self._prefix}returned {type(out).__name__} for torch tensors on "
                                 f"{vectors.device}; expected a tensor there")
+        out = out.detach()  # a statistic computed with autograd on (a probe's fit, say)
         if tuple(out.shape) != (batch,):
             raise PermtestError(f"{self._prefix}returned shape {tuple(out.shape)}; expected ({batch},)")
-        if out.dtype == xp.bool or out.dtype.is_complex:
+        if out.dtype.is_complex:
             raise PermtestError(f"{self._prefix}returned dtype {out.dtype}; expected a float array of shape ({batch},)")
         out = xp.astype(out, xp.float64)
         missing = int(xp.sum(xp.astype(xp.isnan(out), xp.int64)))
@@ -298,10 +308,11 @@ class FunctionMeasure(Measure):
         for vectors, labels, expected in self.trials:
             on_device = torch.tensor(np.array(vectors), device=device)  # a copy: the draws are read-only
             try:
-                got = self.values(on_device, torch.tensor(np.array(labels), device=device))
+                got = self.values(on_device, torch.tensor(np.array(labels), device=device)).cpu().numpy()
             except PermtestError as exc:
                 return str(exc)[len(self._prefix):]
-            got = got.cpu().numpy()
+            except Exception as exc:  # what the checks above do not foresee: still a reason, not a traceback
+                return f"its output could not be read back ({usercode.describe(exc)})"
             i = _first_difference(got, expected, DEVICE_RTOL)
             if i is not None:
                 return (f"draw {i} gives {float(got[i])!r} on {device} and {float(expected[i])!r} with numpy "
@@ -375,6 +386,37 @@ class Statistic:
         The device engine (:mod:`permtest.gpu`) computes it.
     origin : mapping or None
         For user code: where it came from (reported in the JSON).
+
+    See Also
+    --------
+    register_statistic : Declare a user function under a name.
+
+    Notes
+    -----
+    A package's entry point in the group ``permtest.statistics`` may name a
+    ``Statistic`` (or a plain function); its ``name`` is then the entry point's.
+    Declaring one does not register it: :func:`register_statistic` and the
+    entry points do.
+
+    Examples
+    --------
+    A user function with a parameter that has no default:
+
+    >>> import numpy as np
+    >>> from permtest import measures
+    >>> def spread(vectors, labels, *, power):
+    ...     return (np.linalg.norm(vectors, axis=-1) ** power).std(axis=1)
+    >>> declared = measures.Statistic("spread", spread, min_groups=2, params={"power": measures.REQUIRED})
+    >>> declared.groups_text
+    '2+'
+    >>> declared.parameters({"power": 2})
+    {'power': 2}
+
+    The built-in declarations:
+
+    >>> weat = measures.STATISTICS["weat"]
+    >>> weat.min_groups, weat.max_groups, weat.params
+    (4, 4, {'targets': None, 'attributes': None})
     """
 
     name: str
@@ -403,7 +445,37 @@ class Statistic:
         return f"{self.min_groups}-{self.max_groups}"
 
     def parameters(self, given: Mapping | None, where: str = "") -> dict:
-        """The parameters a claim gave, checked against the declared ones, with defaults."""
+        """The parameters a claim gave, checked against the declared ones, with defaults.
+
+        Parameters
+        ----------
+        given : mapping or None
+            The claim's ``params``; None is none.
+        where : str, default ""
+            Prefix of error messages (a config's file and claim).
+
+        Returns
+        -------
+        dict
+            The declared defaults updated with ``given``; ``given`` itself when the
+            declaration accepts any keyword (``params=None``).
+
+        Raises
+        ------
+        PermtestError
+            If ``given`` names a parameter the statistic does not declare, or lacks
+            one whose default is :data:`REQUIRED`.
+
+        Examples
+        --------
+        >>> from permtest import measures
+        >>> measures.STATISTICS["neighbors"].parameters({"k": 5})
+        {'k': 5, 'query': None, 'target': None}
+        >>> measures.STATISTICS["neighbors"].parameters({"K": 5})
+        Traceback (most recent call last):
+        ...
+        permtest.errors.PermtestError: statistic 'neighbors' has no parameter 'K' (parameters: k, query, target)
+        """
         given = dict(given or {})
         if self.params is None:
             return given
@@ -419,7 +491,27 @@ class Statistic:
 
     def shape_problems(self, sizes: Mapping[str, int]) -> list[str]:
         """What the number and sizes of a claim's groups rule out, known before any
-        word is looked up (config validation reports these for every claim at once)."""
+        word is looked up (config validation reports these for every claim at once).
+
+        Parameters
+        ----------
+        sizes : mapping of str to int
+            Group name to its number of words.
+
+        Returns
+        -------
+        list of str
+            One message per problem (too few or too many groups, then what the
+            declaration's ``shape`` rules out); empty when the groups fit.
+
+        Examples
+        --------
+        >>> from permtest import measures
+        >>> measures.STATISTICS["weat"].shape_problems({"x": 2, "y": 2})
+        ["statistic 'weat' needs at least 4 groups; got 2"]
+        >>> measures.STATISTICS["coherence"].shape_problems({"colors": 1, "animals": 3})
+        ["group 'colors' has one word; coherence needs pairs (2+ words per group)"]
+        """
         problems = []
         if len(sizes) < self.min_groups:
             problems.append(f"statistic '{self.name}' needs at least {self.min_groups} groups; got {len(sizes)}")
@@ -496,7 +588,22 @@ def _builtin(statistic: Statistic) -> Statistic:
 
 
 def builtins() -> list[Statistic]:
-    """The built-in statistics' declarations, in the README's order."""
+    """The built-in statistics' declarations, in the README's order.
+
+    Returns
+    -------
+    list of Statistic
+        ``coherence``, ``separation``, ``silhouette``, ``neighbors``, ``weat`` and
+        ``rsa``; registered and entry-point statistics are not among them (they
+        are in :data:`STATISTICS`).
+
+    Examples
+    --------
+    >>> from permtest import measures
+    >>> [(s.name, s.groups_text, s.device) for s in measures.builtins()]  # doctest: +NORMALIZE_WHITESPACE
+    [('coherence', '1+', True), ('separation', '2+', True), ('silhouette', '2+', True),
+     ('neighbors', '1+', False), ('weat', '4', False), ('rsa', '1+', False)]
+    """
     return STATISTICS.builtins()
 
 
@@ -648,13 +755,12 @@ def register_statistic(name: str, function: Callable, *, min_groups: int = 1, ma
     if nulls is not None:
         # Checked against the nulls that exist; a declaration itself names them and
         # never imports the list.
-        from .nulls import NULLS
+        from .nulls import names
 
         if isinstance(nulls, str) or not all(isinstance(n, str) for n in nulls) or not nulls:
-            raise PermtestError(f"nulls must be a list of null names ({', '.join(NULLS)}); got {shown(nulls)}")
+            raise PermtestError(f"nulls must be a list of null names ({', '.join(names())}); got {shown(nulls)}")
         for null in nulls:
-            if null not in NULLS:
-                raise PermtestError(one_of("nulls", null, NULLS))
+            require(null, Choice(names()), "nulls")
     declared = from_function(function, name=name, min_groups=int(min_groups),
                              max_groups=None if max_groups is None else int(max_groups), params=params, nulls=nulls)
     return STATISTICS.declare(declared)

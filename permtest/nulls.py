@@ -20,7 +20,8 @@ fixed ``stream_id``: the random stream of a claim under a null is
 reproducibility contract. It is declared, never derived from the order of
 registration, and never reused: adding a null cannot change the bits of an existing
 config. :meth:`Null.bind` builds a null for one claim from a :class:`Setup`, so the
-engine needs no list of nulls.
+engine needs no list of nulls. :data:`REGISTRY` maps each registered name to its
+class, in registration order.
 """
 
 from __future__ import annotations
@@ -41,7 +42,41 @@ __all__ = ["REGISTRY", "Draw", "Null", "Setup", "names", "register"]
 @dataclass
 class Draw:
     """What the statistic reads for a batch of permutations (leading axis ``B``, or 1
-    where all permutations share it)."""
+    where all permutations share it).
+
+    A null's :meth:`Null.draw` returns one per batch; the engine hands it to the
+    statistic. Each field holds what some statistic reads, so a null fills those
+    its statistics need (the built-in nulls fill ``vectors`` and ``rows`` always,
+    ``neighbors`` for ``neighbors``).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Group index of each of the claim's ``n`` words: ``(n,)``, shared by the
+        batch, or ``(B, n)``, one labelling per permutation (a null that
+        ``moves_labels``).
+    vectors : numpy.ndarray, optional
+        ``(B, n, d)`` float64 word vectors, or ``(1, n, d)`` when every permutation
+        shares them.
+    rows : numpy.ndarray, optional
+        ``(B, n)`` (or ``(1, n)``) vocabulary row of each word, -1 for a word pooled
+        from several rows.
+    neighbors : numpy.ndarray, optional
+        ``(B, n, k)`` vocabulary rows of each word's ``k`` nearest neighbours.
+
+    Examples
+    --------
+    Two permutations of a 4-word, 2-group claim that share their vectors (as the
+    ``labels`` null draws them):
+
+    >>> import numpy as np
+    >>> from permtest.nulls import Draw
+    >>> from permtest.statistics import coherence, cosines
+    >>> vectors = np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]])
+    >>> draw = Draw(np.array([[0, 0, 1, 1], [0, 1, 0, 1]]), vectors=vectors, rows=np.array([[4, 7, 1, 3]]))
+    >>> coherence(cosines(draw.vectors), draw.labels, 2).round(4)
+    array([0.8 , 0.48])
+    """
 
     labels: np.ndarray  # (n,) or (B, n)
     vectors: np.ndarray | None = None  # (B, n, d) float64
@@ -54,7 +89,50 @@ class Setup:
     """Everything a null may bind to for one claim: the preprocessed matrix, the
     claim's words and labels, which labels may move, the observed vectors and
     neighbour lists (``(1, n, d)``, ``(1, n, k)`` or None) and, for nulls that draw
-    from a pool, the pool and its words' neighbour lists."""
+    from a pool, the pool and its words' neighbour lists.
+
+    The engine builds one per claim and null and passes it to :meth:`Null.bind`.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        The ``(V, d)`` float32 embedding matrix after the config's ``preprocess``
+        (read-only: a null never writes into it).
+    groups : permtest._wordgroups.WordGroups
+        The claim's words resolved to rows: ``names``, ``words``, ``labels``,
+        ``rows`` (-1 for a pooled word) and ``pieces`` (the rows pooled into each).
+    labels : numpy.ndarray
+        ``(n,)`` the label vector every draw carries (group indices; for ``rsa``
+        against another source, word positions).
+    exchangeable : numpy.ndarray
+        ``(n,)`` boolean: the positions whose labels a null that ``moves_labels``
+        may exchange (WEAT keeps its attribute words in place).
+    vectors : numpy.ndarray
+        ``(1, n, d)`` float64 vectors of the claim's own words.
+    neighbors : numpy.ndarray, optional
+        ``(1, n, k)`` neighbour rows of the claim's words, for ``neighbors``.
+    pool : permtest._pools.Pool, optional
+        For a null that ``draws_from_pool``: the words it may draw (``order``,
+        vocabulary rows by frequency) in frequency bands.
+    pool_neighbors : numpy.ndarray, optional
+        ``(len(pool.order), k)`` neighbour rows of every pool word, for ``neighbors``.
+
+    Examples
+    --------
+    What the engine passes for a two-group claim under a null that reads no pool:
+
+    >>> import numpy as np
+    >>> from permtest import Embeddings
+    >>> from permtest._wordgroups import resolve
+    >>> from permtest.nulls import REGISTRY, Setup
+    >>> emb = Embeddings.from_array(np.eye(4) + 0.1, ["red", "blue", "dog", "cat"])
+    >>> groups = resolve(emb, {"colors": ["red", "blue"], "animals": ["dog", "cat"]})
+    >>> vectors = emb.matrix[groups.rows][None].astype(np.float64)
+    >>> setup = Setup(emb.matrix, groups, groups.labels, np.ones(4, dtype=bool), vectors)
+    >>> null = REGISTRY["labels"].bind(setup)
+    >>> null.arrangements()  # 4! / (2! 2!) labellings
+    6
+    """
 
     matrix: np.ndarray
     groups: WordGroups
@@ -147,6 +225,11 @@ class Null:
     # (``value_domain``), pool positions (``draws_from_pool``) or label ranks
     # (``moves_labels``).
     device = False
+    # The README's table of nulls (nulls_table) and the reports' note.
+    randomises = ""
+    keeps = ""
+    answers = ""
+    note = ""  # said under every report that runs this null
 
     @classmethod
     def bind(cls, setup: Setup) -> Null:
@@ -259,6 +342,11 @@ class ShuffleNull(Null):
     stream_id = 0
     shuffles_matrix = True
     device = True
+    randomises = "every coordinate of the whole matrix (the demo)"
+    keeps = "only the overall value distribution"
+    answers = "\"is there any structure at all?\" — lenient: any real words beat it"
+    note = ("shuffle alone is a lenient null (any real words beat it); read it beside tokens, which keeps the "
+            "geometry and only changes the words.")
 
     @classmethod
     def bind(cls, setup: Setup) -> ShuffleNull:
@@ -295,7 +383,12 @@ class ShuffleNull(Null):
 
     def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
         """One literal flatten-shuffle-reshape (for statistics that read every row)."""
-        return streams.main.permutation(self.matrix.reshape(-1)).reshape(self.matrix.shape)
+        return self.literal(self.matrix, streams.main)
+
+    @staticmethod
+    def literal(matrix: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The null's literal definition applied to a whole matrix."""
+        return rng.permutation(matrix.reshape(-1)).reshape(matrix.shape)
 
 
 @register
@@ -304,13 +397,17 @@ class ColumnsNull(ShuffleNull):
 
     name = "columns"
     stream_id = 1
+    randomises = "each dimension's values across tokens, independently"
+    keeps = "each dimension's distribution (means, scales, rogue dimensions)"
+    answers = "\"is it more than per-dimension quirks?\""
 
     @staticmethod
     def value_domain(shape: tuple[int, int], pieces: int) -> Domain:
         return columns_domain(shape, pieces)
 
-    def whole_matrix(self, streams: BlockStreams) -> np.ndarray:
-        return streams.main.permuted(self.matrix, axis=0)
+    @staticmethod
+    def literal(matrix: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.permuted(matrix, axis=0)
 
 
 @register
@@ -320,6 +417,10 @@ class TokensNull(Null):
     name = "tokens"
     stream_id = 2
     device = True
+    randomises = ("which words: random words of the same group sizes from a pool (`match: frequency` draws each "
+                  "from its word's frequency band)")
+    keeps = "the whole geometry"
+    answers = "\"are *these* words special, compared with other words?\" — usually the question"
     draws_from_pool = True
 
     @classmethod
@@ -358,6 +459,9 @@ class LabelsNull(Null):
     moves_labels = True
     enumerable = True
     device = True
+    randomises = "group membership among the claim's own words (X u Y for WEAT; the Mantel test for RSA)"
+    keeps = "the words"
+    answers = "\"is it the *grouping* that matters?\" (2+ groups)"
 
     @classmethod
     def bind(cls, setup: Setup) -> LabelsNull:
@@ -398,14 +502,31 @@ class LabelsNull(Null):
 
 def names() -> tuple[str, ...]:
     """Every registered null, in registration order (what messages list). Read at
-    call time, so a null registered later (a user's) is known everywhere."""
+    call time, so a null registered later (a user's) is known everywhere.
+
+    Returns
+    -------
+    tuple of str
+        The names in :data:`REGISTRY`: the built-in ``shuffle``, ``columns``,
+        ``tokens`` and ``labels``, then those added with :func:`register`.
+
+    Examples
+    --------
+    >>> from permtest import nulls
+    >>> nulls.names()[:4]
+    ('shuffle', 'columns', 'tokens', 'labels')
+    """
     return tuple(REGISTRY)
 
 
 # The built-in nulls' names; what a null is comes from REGISTRY, never from a
 # position in this tuple.
 NULLS = names()
-MATRIX_NULLS = tuple(name for name, null in REGISTRY.items() if null.shuffles_matrix)
+def nulls_table() -> str:
+    """The README's table of the registered nulls, from their declarations."""
+    lines = ["| null | what is randomised | what it keeps | answers |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{n.name}` | {n.randomises} | {n.keeps} | {n.answers} |" for n in REGISTRY.values()]
+    return "\n".join(lines)
 
 
 def shuffle_domain(shape: tuple[int, int], pieces: int) -> Domain:

@@ -30,13 +30,11 @@ from . import _files as files
 from . import _plots as plots
 from ._version import __version__
 from .errors import PermtestError
+from .nulls import REGISTRY as NULL_REGISTRY
 from .runner import COLUMNS, ConfigRun, Outcome
 
-__all__ = ["junit_xml", "p_text", "report_json", "report_markdown", "terminal_table", "write_junit",
-           "write_reports"]
+__all__ = ["junit_xml", "report_json", "report_markdown", "terminal_table", "write_junit", "write_reports"]
 
-LENIENT_NOTE = ("shuffle alone is a lenient null (any real words beat it); "
-                "read it beside tokens, which keeps the geometry and only changes the words.")
 SHA_PREFIX = 12  # hex digits of a sha256 shown to people; the JSON keeps all 64
 
 
@@ -94,12 +92,45 @@ def _verdict(outcomes: Iterable[Outcome]) -> str:
 _ANSI = {"significant": "\033[1m", "pass": "\033[32m", "fail": "\033[1;31m", "reset": "\033[0m"}
 
 
+def _notes(nulls) -> list[str]:
+    """What the nulls that ran ask the reader to keep in mind (``Null.note``)."""
+    return [NULL_REGISTRY[n].note for n in nulls if n in NULL_REGISTRY and NULL_REGISTRY[n].note]
+
+
 def terminal_table(run: ConfigRun, verbose: bool = False, color: bool = False) -> str:
     """The run as plain text: one row per claim, one column per null with the
     adjusted p-value (``*`` when significant, ``-`` where the claim does not run
     that null), and a verdict column when the run is gated. ``verbose`` adds each
     test's observed value, null mean and sd, z, raw p with its interval and time;
-    ``color`` adds ANSI colour (never on by default: output is often piped)."""
+    ``color`` adds ANSI colour (never on by default: output is often piped).
+
+    Parameters
+    ----------
+    run : permtest.runner.ConfigRun
+        The run to show.
+    verbose : bool, default False
+        Add one line per claim and null: observed value, null mean +- sd, z, p with
+        its interval (or exact / early-stopping notes), exceedances, adjusted p,
+        seconds.
+    color : bool, default False
+        Bold for significant cells, green ``pass``, red ``FAIL``.
+
+    Returns
+    -------
+    str
+        A header (config, source and its matrix sha256, settings), the table, a
+        legend, the nulls' notes and the run's warnings; ends with a newline.
+
+    Examples
+    --------
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> print("\\n".join(report.terminal_table(run).splitlines()[3:7]))
+    claim                          statistic   observed  labels  tokens  verdict
+    -----------------------------  ----------  --------  ------  ------  -------
+    months-vs-weekdays             separation    0.2821  0.020*  0.020*  pass
+    months-vs-weekdays-silhouette  silhouette    0.8573  0.020*  0.020*  pass
+    """
     # The config's order; a null only an outcome names (a hand-built run) goes last.
     nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
     claims = _by_claim(run)
@@ -123,8 +154,7 @@ def terminal_table(run: ConfigRun, verbose: bool = False, color: bool = False) -
     lines += [line(row, True) for row in body]
     lines.append(f"cells: adjusted p ({_correction_words(run.config.correction)}); "
                  f"* significant at alpha {run.config.alpha:g}; - null not run for this claim")
-    if "shuffle" in nulls:
-        lines.append("note: " + LENIENT_NOTE)
+    lines += [f"note: {note}" for note in _notes(nulls)]
     if verbose:
         lines += ["", *(_terminal_detail(o) for o in run.outcomes)]
     lines += [f"warning: {w}" for w in run.warnings]
@@ -186,7 +216,47 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
     """Write ``<name>.csv``, ``<name>.json``, ``<name>.md`` and one
     ``<name>-<claim>-<null>.png`` per test into ``out_dir`` (created if missing),
     all or nothing. Returns the paths written. An unusable folder raises
-    :class:`PermtestError` naming it."""
+    :class:`PermtestError` naming it.
+
+    Each file is written under a hidden temporary name in ``out_dir`` and all are
+    renamed into place only once every one is complete, so a failed or
+    interrupted run leaves neither a half-written file nor a mix of new and stale
+    reports. Plot names are made file-name-safe; two claims whose names differ
+    only in unsafe characters (or in case) get a short hash each.
+
+    Parameters
+    ----------
+    run : permtest.runner.ConfigRun
+        The run to report; ``<name>`` is its config's name.
+    out_dir : str or pathlib.Path
+        The folder, created with its parents if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: the CSV (:data:`permtest.runner.COLUMNS`), the JSON
+        (:func:`report_json`), the Markdown (:func:`report_markdown`), then one
+        null-distribution histogram per claim and null.
+
+    Raises
+    ------
+    PermtestError
+        If ``out_dir`` cannot be created or written (not a folder, read-only,
+        no permission), or a report's name holds a folder there; the message names
+        ``--out`` and the folder. Nothing is then replaced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = report.write_reports(run, tmp)
+    >>> [path.name for path in written[:3]]
+    ['months-weekdays.csv', 'months-weekdays.json', 'months-weekdays.md']
+    >>> written[3].name, len(written)
+    ('months-weekdays-months-vs-weekdays-labels.png', 7)
+    """
     folder = Path(out_dir)
     name = run.config.name
     writers: list[tuple[str, Callable[[Path], None]]] = [
@@ -252,7 +322,30 @@ def _write_csv(run: ConfigRun, path: Path) -> None:
 
 def report_json(run: ConfigRun) -> str:
     """Provenance, rows, warnings and total seconds as strict JSON: NaN becomes
-    ``null``, infinities the strings ``"inf"``/``"-inf"``, numpy values plain ones."""
+    ``null``, infinities the strings ``"inf"``/``"-inf"``, numpy values plain ones.
+
+    Parameters
+    ----------
+    run : permtest.runner.ConfigRun
+        The run to serialise.
+
+    Returns
+    -------
+    str
+        One JSON object, indented, ending with a newline: the run's provenance
+        (``config``, ``source``, ``seed``, ``versions``, ``platform``, ``timings``,
+        ``tests``, ...), ``rows`` (the CSV's rows, with ``expect`` and ``passed``
+        null when not gated), ``warnings`` and ``seconds``.
+
+    Examples
+    --------
+    >>> import json
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> document = json.loads(report.report_json(run))
+    >>> document["config"]["name"], document["seed"], len(document["rows"]), document["rows"][0]["passed"]
+    ('months-weekdays', 0, 4, True)
+    """
     rows = []
     for outcome in run.outcomes:
         row = outcome.row(run.config)
@@ -292,14 +385,38 @@ _MD_NUMERIC = {"observed", "null mean ± sd", "z", "p [95% CI]", "adjusted p"}  
 
 def report_markdown(run: ConfigRun) -> str:
     """A Markdown section for a paper's appendix: settings, one row per claim and
-    null, and how p was computed."""
+    null, and how p was computed.
+
+    Parameters
+    ----------
+    run : permtest.runner.ConfigRun
+        The run to report.
+
+    Returns
+    -------
+    str
+        A ``## permtest: <name>`` section: config and matrix sha256, seed,
+        permutations, correction, alpha; a table (observed value, null mean +- sd,
+        z, p with its 95% interval or ``exact``, adjusted p, verdict); a paragraph
+        stating the p-value rule, the correction and the z-score; the nulls'
+        notes and the run's warnings.
+
+    Examples
+    --------
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> text = report.report_markdown(run)
+    >>> text.splitlines()[0]
+    '## permtest: months-weekdays'
+    >>> "p = (1 + b) / (1 + m)" in text
+    True
+    """
     lines = _markdown_header(run)
     lines.append("| " + " | ".join(_MD_COLUMNS) + " |")
     lines.append("|" + "|".join("--:" if c in _MD_NUMERIC else "---" for c in _MD_COLUMNS) + "|")
     lines += ["| " + " | ".join(_md_escape(c) for c in _markdown_row(o)) + " |" for o in run.outcomes]
     lines += ["", _markdown_method(run)]
-    if "shuffle" in run.config.nulls:
-        lines += ["", "Note: " + LENIENT_NOTE]
+    lines += [line for note in _notes(run.config.nulls) for line in ("", f"Note: {note}")]
     if run.warnings:
         lines += ["", "**Warnings**", "", *(f"- {w}" for w in run.warnings)]
     return "\n".join(lines) + "\n"
@@ -397,7 +514,28 @@ def _x(text) -> str:
 
 def junit_xml(runs: list[ConfigRun]) -> str:
     """JUnit XML for CI: a ``<testsuite>`` per config, a ``<testcase>`` per claim
-    and null, a ``<failure>`` for each test that missed its expectation."""
+    and null, a ``<failure>`` for each test that missed its expectation.
+
+    Parameters
+    ----------
+    runs : list of permtest.runner.ConfigRun
+        The runs of one ``permtest gate`` call, one test suite each.
+
+    Returns
+    -------
+    str
+        The XML document. Each suite's properties record the config and its
+        sha256, the source and its matrix sha256, seed, permutations, correction
+        and alpha; a passed or ungated test case says what was found in
+        ``<system-out>``.
+
+    Examples
+    --------
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> print(report.junit_xml([run]).splitlines()[1][:61])
+    <testsuites name="permtest" tests="4" failures="0" errors="0"
+    """
     root = ET.Element("testsuites", name="permtest")
     for run in runs:
         root.append(_testsuite(run))
@@ -454,7 +592,37 @@ def _testcase_detail(o: Outcome) -> str:
 
 
 def write_junit(runs: list[ConfigRun], path) -> Path:
-    """Write :func:`junit_xml` to ``path`` atomically; returns the path."""
+    """Write :func:`junit_xml` to ``path`` atomically; returns the path.
+
+    Parameters
+    ----------
+    runs : list of permtest.runner.ConfigRun
+        The runs to report.
+    path : str or pathlib.Path
+        The file; its folder is created if missing. An existing file (or symlink)
+        there is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    PermtestError
+        If the folder cannot be created or written, or ``path`` is a folder or
+        another non-regular file; the message names ``--junit`` and the path.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = report.write_junit([run], pathlib.Path(tmp) / "claims.xml")
+    ...     print(written.name, written.read_text().count("<testcase "))
+    claims.xml 4
+    """
     path = Path(path)
     text = junit_xml(runs)
     written = _write_atomically(path.parent, "--junit", [(path.name, lambda tmp: _write_text(tmp, text))],

@@ -22,7 +22,7 @@ from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
 from .sources import load_source
 
-__all__ = ["COLUMNS", "ConfigRun", "Outcome", "execute", "run_config", "stream_key", "validate"]
+__all__ = ["COLUMNS", "ConfigRun", "Outcome", "execute", "run_config", "stream_key"]
 
 # CSV columns, in the contract's order (DESIGN.md).
 COLUMNS = (
@@ -34,7 +34,40 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class Outcome:
-    """One claim under one null model, after correction and gating."""
+    """One claim under one null model, after correction and gating.
+
+    One row of the CSV (:meth:`row`); :class:`ConfigRun` holds one per claim and null.
+
+    Attributes
+    ----------
+    claim : str
+        The claim's name.
+    statistic : str
+        The statistic's name as the report shows it (a config's function as the
+        config names it, ``stats.py:f``).
+    null : str
+        The null model's name.
+    result : permtest.PermutationResult
+        The test itself: observed value, null distribution, raw p-value.
+    p_adjusted : float
+        The p-value after the config's correction across the claims that run
+        this null.
+    significant : bool
+        ``p_adjusted <= alpha``.
+    expect : str or None
+        ``"significant"`` or ``"not-significant"``; None when the claim is not
+        gated under this null.
+    passed : bool or None
+        Whether ``significant`` matches ``expect``; None when not gated.
+
+    Examples
+    --------
+    >>> from permtest import config, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> outcome = run.outcomes[0]
+    >>> outcome.claim, outcome.null, outcome.result.p_value, outcome.p_adjusted, outcome.passed
+    ('months-vs-weekdays', 'labels', 0.01, 0.02, True)
+    """
 
     claim: str
     statistic: str
@@ -46,6 +79,31 @@ class Outcome:
     passed: bool | None  # None when not gated
 
     def row(self, config: Config) -> dict:
+        """The outcome as a row of the CSV.
+
+        Parameters
+        ----------
+        config : permtest.config.Config
+            The config the outcome belongs to (its name, correction and alpha fill
+            their columns).
+
+        Returns
+        -------
+        dict
+            :data:`COLUMNS` to values, in that order. ``groups`` is
+            ``"name:size;name:size"``; ``expect`` and ``passed`` are ``""`` when the
+            claim is not gated.
+
+        Examples
+        --------
+        >>> from permtest import config, runner
+        >>> cfg = config.load("configs/months-weekdays.yaml").with_overrides(permutations=99)
+        >>> row = runner.execute(cfg).outcomes[0].row(cfg)
+        >>> list(row) == list(runner.COLUMNS)
+        True
+        >>> row["groups"], row["p_value"], row["p_adjusted"], row["passed"]
+        ('months:12;weekdays:7', 0.01, 0.02, True)
+        """
         r = self.result
         return {
             "config": config.name, "claim": self.claim, "statistic": self.statistic, "null": self.null,
@@ -62,6 +120,41 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ConfigRun:
+    """A config's run: every claim under each of its nulls, corrected and gated.
+
+    What :func:`execute` returns and every report formats
+    (:mod:`permtest.report`); nothing in it is recomputed by a report.
+
+    Attributes
+    ----------
+    config : permtest.config.Config
+        The config that ran (with its command-line overrides).
+    outcomes : tuple of Outcome
+        Claim by claim in the config's order, each claim's nulls in its order.
+    warnings : tuple of str
+        What the reports print under the table, e.g. a correction that too few
+        permutations cannot reach.
+    provenance : dict
+        What the JSON report records: the config's path, name, sha256 and text;
+        the source's spec, shape, matrix sha256 and details; seed, seed block and
+        settings; package versions, platform, timings and each test's details.
+    seconds : float
+        Wall time of the run.
+
+    Examples
+    --------
+    >>> from permtest import config, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> len(run.outcomes), run.gated, run.failures, run.warnings
+    (4, True, [], ())
+    >>> run.table[["claim", "null", "p_adjusted", "passed"]]
+                               claim    null  p_adjusted  passed
+    0             months-vs-weekdays  labels        0.02    True
+    1             months-vs-weekdays  tokens        0.02    True
+    2  months-vs-weekdays-silhouette  labels        0.02    True
+    3  months-vs-weekdays-silhouette  tokens        0.02    True
+    """
+
     config: Config
     outcomes: tuple[Outcome, ...]  # claim by claim, each claim's nulls in its order
     warnings: tuple[str, ...]
@@ -77,17 +170,48 @@ class ConfigRun:
 
     @property
     def gated(self) -> bool:
+        """Whether any claim has an ``expect`` (the reports then show verdicts)."""
         return any(o.passed is not None for o in self.outcomes)
 
     @property
     def failures(self) -> list[Outcome]:
+        """The gated outcomes that missed their expectation (``permtest gate`` exits 1 on any)."""
         return [o for o in self.outcomes if o.passed is False]
 
 
 def stream_key(claim: str, null: str) -> tuple[int, int]:
     """Each claim and null draws from its own stream of the config's seed, named by
     the claim's name and the null's fixed stream id (not their positions: reordering
-    claims or registering a new null changes nothing)."""
+    claims or registering a new null changes nothing).
+
+    Part of the reproducibility contract: permutation ``i`` of a claim under a null
+    comes from ``SeedSequence(seed, spawn_key=stream_key(claim, null) + (i // 1000,))``.
+
+    Parameters
+    ----------
+    claim : str
+        The claim's name.
+    null : str
+        A registered null's name.
+
+    Returns
+    -------
+    tuple of int
+        ``(zlib.crc32(claim.encode("utf-8")), stream_id)``: the ``stream`` a run of
+        the config passes to :func:`permtest.permutation_test`.
+
+    Raises
+    ------
+    KeyError
+        If ``null`` is not a registered null.
+
+    Examples
+    --------
+    >>> import zlib
+    >>> from permtest.runner import stream_key
+    >>> stream_key("colors-cohere", "tokens") == (zlib.crc32(b"colors-cohere"), 2)
+    True
+    """
     return zlib.crc32(claim.encode("utf-8")), NULL_REGISTRY[null].stream_id
 
 
@@ -139,7 +263,56 @@ def validate(config: Config, device: str | None = None) -> tuple[object, int]:
 def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
             scheduler: str | None = None, device: str | None = None) -> ConfigRun:
     """Run a validated config. ``progress(claim, null, done, total)`` is called as
-    permutations complete."""
+    permutations complete.
+
+    Loads the source, runs :func:`permtest.permutation_test` for every claim under
+    each of its nulls (on the stream :func:`stream_key` names), corrects the
+    p-values across the claims of each null (the config's ``correction``) and
+    gates the claims that have an ``expect``. Under ``early_stop`` each null's
+    claims stop against the correction's first-step level. Each claim is checked
+    as its tests start; ``permtest run`` checks every claim of every config before
+    the first permutation.
+
+    Parameters
+    ----------
+    config : permtest.config.Config
+        From :func:`permtest.config.load` (with any overrides).
+    n_jobs : int, default 1
+        Parallel jobs (-1: every core); results are bit-identical for any value.
+    progress : callable, optional
+        ``progress(claim, null, done, total)``, called as permutations complete.
+    backend : {"threading", "loky", "dask"}, default "threading"
+        Where the seed blocks run.
+    scheduler : str, optional
+        Dask scheduler address (default: a local cluster).
+    device : str, optional
+        ``"cuda"`` or ``"cuda:N"``: null distributions on a GPU (:mod:`permtest.gpu`).
+
+    Returns
+    -------
+    ConfigRun
+        The outcomes, the warnings, the provenance and the run's wall time.
+
+    Raises
+    ------
+    PermtestError
+        If the source cannot be loaded, or a claim does not hold against it (a
+        word missing from the vocabulary, a statistic that does not apply to a
+        null, a user statistic that fails its checks) or a run option is invalid;
+        the message names the config file and the claim.
+
+    See Also
+    --------
+    permtest.run_config : The same run from a file path, as a table.
+
+    Examples
+    --------
+    >>> from permtest import config, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> [(o.claim, o.null, o.significant) for o in run.outcomes]  # doctest: +NORMALIZE_WHITESPACE
+    [('months-vs-weekdays', 'labels', True), ('months-vs-weekdays', 'tokens', True),
+     ('months-vs-weekdays-silhouette', 'labels', True), ('months-vs-weekdays-silhouette', 'tokens', True)]
+    """
     started = time.perf_counter()
     emb = load_source(config.source, words=config.words)
     # Early stopping decides each null's family against its correction's first step.
@@ -229,8 +402,10 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
 
     Every claim is tested under each of its nulls, p-values are corrected across
     claims separately for each null (the config's ``correction``), and claims with
-    an ``expect`` are gated. The whole config is validated first, as
-    ``permtest check`` does, so a bad key fails before any permutation runs.
+    an ``expect`` are gated. The file is validated first (every key, as
+    :func:`permtest.config.load` does), so a bad key fails before any permutation
+    runs; each claim's words, statistic and options are checked as its tests start
+    (``permtest check`` checks them all up front).
 
     Parameters
     ----------
@@ -259,7 +434,8 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
     PermtestError
         For a missing or bad config file, a bad override, source or claim (a word
         missing from the vocabulary, a statistic that does not apply to a null),
-        with one line per problem naming the file, claim and key.
+        with one line per problem naming the file, claim and key; every claim is
+        checked before any permutation runs.
 
     See Also
     --------
@@ -281,6 +457,7 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
     []
     """
     config = load(path).with_overrides(permutations=permutations, seed=seed)
+    validate(config)  # every claim checked before any runs, as `permtest run` does
     run = execute(config, n_jobs=n_jobs)
     table = run.table
     table.attrs["warnings"] = list(run.warnings)

@@ -19,9 +19,8 @@ import numpy as np
 
 from ._arrays import namespace
 
-__all__ = ["associations", "coherence", "cosines", "membership_model", "membership_ranks", "neighbor_fraction",
-           "one_hot", "pearson_rows", "rank_rows", "rsa", "rsa_in_chunks", "separation", "silhouette",
-           "upper_triangle", "weat"]
+__all__ = ["coherence", "cosines", "membership_ranks", "neighbor_fraction", "rsa", "separation", "silhouette",
+           "weat"]
 
 
 def cosines(vectors):
@@ -30,6 +29,35 @@ def cosines(vectors):
     A zero vector (possible only in degenerate null draws) has cosine 0 with
     everything rather than NaN, so it never counts as an extreme value. Written
     against the array namespace of ``vectors`` (numpy or torch).
+
+    Parameters
+    ----------
+    vectors : array_like
+        ``(B, n, d)``: ``B`` draws of ``n`` word vectors. A numpy array, a torch
+        tensor (the result stays on its device) or a nested list.
+
+    Returns
+    -------
+    array
+        ``(B, n, n)`` float64 cosine similarities, in the namespace of ``vectors``;
+        the diagonal is 1 (0 for a zero vector).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import cosines
+    >>> vectors = np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]])
+    >>> cosines(vectors).round(2)
+    array([[[1.  , 0.8 , 0.  , 0.6 ],
+            [0.8 , 1.  , 0.6 , 0.96],
+            [0.  , 0.6 , 1.  , 0.8 ],
+            [0.6 , 0.96, 0.8 , 1.  ]]])
+
+    The same code on torch tensors:
+
+    >>> import torch
+    >>> cosines(torch.tensor(vectors)).dtype
+    torch.float64
     """
     xp = namespace(vectors)
     if not hasattr(vectors, "dtype"):  # a list
@@ -69,7 +97,36 @@ def _within(cos, member):
 
 def coherence(cos, labels, n_groups: int):
     """Mean pairwise cosine within each group, averaged over groups (each group
-    weighs the same, whatever its size). Needs every group to have 2+ words."""
+    weighs the same, whatever its size). Needs every group to have 2+ words.
+
+    Parameters
+    ----------
+    cos : array
+        ``(B, n, n)`` cosine similarities (:func:`cosines`), numpy or torch.
+    labels : array
+        Group index (0 to ``n_groups - 1``) of each word: ``(n,)``, shared by
+        the batch, or ``(B, n)``, one labelling per draw (the ``labels`` null).
+    n_groups : int
+        The number of groups.
+
+    Returns
+    -------
+    array
+        ``(B,)`` float64, in the namespace of ``cos``. A group with fewer than 2
+        words makes its draw NaN (0 / 0).
+
+    Examples
+    --------
+    Groups ``{0, 1}`` and ``{2, 3}``, each with cosine 0.8 inside:
+
+    >>> import numpy as np
+    >>> from permtest.statistics import coherence, cosines
+    >>> cos = cosines(np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]]))
+    >>> coherence(cos, np.array([0, 0, 1, 1]), 2).round(4)
+    array([0.8])
+    >>> coherence(cos, np.array([[0, 0, 1, 1], [0, 1, 0, 1]]), 2).round(4)  # two labellings
+    array([0.8 , 0.48])
+    """
     xp = namespace(cos)
     sums, pairs, _ = _within(cos, one_hot(labels, n_groups))
     return xp.mean(sums / pairs, axis=1)
@@ -77,7 +134,33 @@ def coherence(cos, labels, n_groups: int):
 
 def separation(cos, labels, n_groups: int):
     """Mean cosine over within-group pairs minus mean cosine over between-group
-    pairs, both pooled over all pairs (so larger groups contribute more pairs)."""
+    pairs, both pooled over all pairs (so larger groups contribute more pairs).
+
+    Parameters
+    ----------
+    cos : array
+        ``(B, n, n)`` cosine similarities (:func:`cosines`), numpy or torch.
+    labels : array
+        Group index of each word, ``(n,)`` or ``(B, n)``.
+    n_groups : int
+        The number of groups.
+
+    Returns
+    -------
+    array
+        ``(B,)`` float64, in the namespace of ``cos``: NaN for a draw without
+        within-group pairs or without between-group pairs.
+
+    Examples
+    --------
+    Within-group cosines 0.8 and 0.8; between-group 0, 0.6, 0.6 and 0.96:
+
+    >>> import numpy as np
+    >>> from permtest.statistics import cosines, separation
+    >>> cos = cosines(np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]]))
+    >>> separation(cos, np.array([0, 0, 1, 1]), 2).round(4)  # 0.8 - 0.54
+    array([0.26])
+    """
     xp = namespace(cos)
     sums, pairs, sizes = _within(cos, one_hot(labels, n_groups))
     n = cos.shape[-1]
@@ -90,7 +173,37 @@ def separation(cos, labels, n_groups: int):
 def silhouette(cos, labels, n_groups: int):
     """Mean silhouette coefficient (Rousseeuw 1987) with cosine distance 1 - cos,
     clipped to [0, 2] with a zero diagonal as ``sklearn.metrics.pairwise`` does.
-    A word alone in its group scores 0, as in ``sklearn.metrics.silhouette_samples``."""
+    A word alone in its group scores 0, as in ``sklearn.metrics.silhouette_samples``.
+
+    For word ``i``, ``a`` is its mean distance to the other words of its group, ``b``
+    the smallest mean distance to the words of another group, and
+    ``s = (b - a) / max(a, b)``; the statistic is the mean of ``s`` over the words.
+
+    Parameters
+    ----------
+    cos : array
+        ``(B, n, n)`` cosine similarities (:func:`cosines`), numpy or torch.
+    labels : array
+        Group index of each word, ``(n,)`` or ``(B, n)``.
+    n_groups : int
+        The number of groups (2 or more for a defined ``b``).
+
+    Returns
+    -------
+    array
+        ``(B,)`` float64 in ``[-1, 1]``, in the namespace of ``cos``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import cosines, silhouette
+    >>> vectors = np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]])
+    >>> silhouette(cosines(vectors), np.array([0, 0, 1, 1]), 2).round(4)
+    array([0.4026])
+
+    ``sklearn.metrics.silhouette_score(vectors[0], [0, 0, 1, 1], metric="cosine")``
+    gives the same value.
+    """
     xp = namespace(cos)
     member = one_hot(labels, n_groups)
     n = cos.shape[-1]
@@ -125,6 +238,41 @@ def neighbor_fraction(
     which no neighbour can equal). Query words are group ``query`` (default: every
     word); the target group is ``target`` (default: the word's own group). A word is
     never its own target.
+
+    Parameters
+    ----------
+    neighbors : numpy.ndarray
+        ``(B, n, k)`` integer vocabulary rows of each word's ``k`` nearest
+        neighbours, the word itself excluded.
+    rows : numpy.ndarray
+        ``(B, n)`` (or ``(n,)``) each word's own vocabulary row, -1 for a word
+        pooled from several rows.
+    labels : numpy.ndarray
+        Group index of each word, ``(n,)`` or ``(B, n)``.
+    n_groups : int
+        The number of groups (kept for the common signature; not read).
+    query : int, optional
+        The group whose words are averaged over; default every word.
+    target : int, optional
+        The group a neighbour must belong to; default each word's own group.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64 in ``[0, 1]``.
+
+    Examples
+    --------
+    Words at rows 10 and 11 form group 0, rows 12 and 13 group 1; ``k = 2``:
+
+    >>> import numpy as np
+    >>> from permtest.statistics import neighbor_fraction
+    >>> neighbors = np.array([[[11, 12], [10, 13], [13, 99], [99, 98]]])
+    >>> rows, labels = np.array([[10, 11, 12, 13]]), np.array([0, 0, 1, 1])
+    >>> neighbor_fraction(neighbors, rows, labels, 2)  # (1/2 + 1/2 + 1/2 + 0) / 4
+    array([0.375])
+    >>> neighbor_fraction(neighbors, rows, labels, 2, query=0, target=1)
+    array([0.5])
     """
     neighbors = np.asarray(neighbors)
     rows = np.atleast_2d(rows)
@@ -161,6 +309,40 @@ def weat(cos: np.ndarray, labels: np.ndarray, attribute_a: np.ndarray, attribute
     paper's definition (some libraries use the population SD and overstate d).
     Target sets come from ``labels`` (``target_x``/``target_y`` group indices), so
     the ``labels`` null can repartition X u Y.
+
+    Here s(w, A, B) is the mean cosine of ``w`` with the words of A minus its mean
+    cosine with the words of B.
+
+    Parameters
+    ----------
+    cos : numpy.ndarray
+        ``(B, n, n)`` cosine similarities of all the words (:func:`cosines`).
+    labels : numpy.ndarray
+        Group index of each word, ``(n,)`` or ``(B, n)``.
+    attribute_a, attribute_b : numpy.ndarray
+        ``(n,)`` boolean masks of the attribute words A and B (they never move
+        under a permutation).
+    target_x, target_y : int
+        The group indices of the target sets X and Y in ``labels``.
+
+    Returns
+    -------
+    effect_size : numpy.ndarray
+        ``(B,)`` d, float64.
+    statistic : numpy.ndarray
+        ``(B,)`` S, float64.
+
+    Examples
+    --------
+    X = words 0 and 1 (near A), Y = words 2 and 3 (near B), A = word 4, B = word 5:
+
+    >>> import numpy as np
+    >>> from permtest.statistics import cosines, weat
+    >>> vectors = np.array([[[1, 0.2], [1, 0.5], [0.2, 1], [0.5, 1], [1, 0], [0, 1]]])
+    >>> labels = np.array([0, 0, 1, 1, 2, 3])
+    >>> d, s = weat(cosines(vectors), labels, labels == 2, labels == 3, 0, 1)
+    >>> d.round(4), s.round(4)
+    (array([1.6706]), array([2.4634]))
     """
     s = associations(cos, attribute_a, attribute_b)
     labels = np.atleast_2d(labels)
@@ -243,7 +425,33 @@ def rsa(cos: np.ndarray, model_ranks: np.ndarray) -> np.ndarray:
     (``(B or 1, n(n-1)/2)``). Correlating ranks is Spearman's rho.
 
     The whole batch at once: ``(B, n, n)`` in memory. The engine calls
-    :func:`rsa_in_chunks`, which gives the same values in bounded memory."""
+    :func:`rsa_in_chunks`, which gives the same values in bounded memory.
+
+    Parameters
+    ----------
+    cos : numpy.ndarray
+        ``(B, n, n)`` cosine similarities (:func:`cosines`).
+    model_ranks : numpy.ndarray
+        ``(B or 1, n(n-1)/2)`` ranks (ties averaged) of the model dissimilarity's
+        entries above the diagonal, row by row: :func:`membership_ranks` for group
+        membership.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64 Spearman correlations; NaN where either side is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import cosines, membership_ranks, rsa
+    >>> vectors = np.array([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]]])
+    >>> rsa(cosines(vectors), membership_ranks(np.array([0, 0, 1, 1]))).round(4)
+    array([0.4264])
+
+    ``scipy.stats.spearmanr`` of the upper triangles (distances ``1 - cos`` against
+    0 within a group, 1 between groups) gives the same value.
+    """
     distance = rank_rows(upper_triangle(1.0 - cos))
     return pearson_rows(distance, model_ranks)
 
@@ -288,7 +496,31 @@ def membership_ranks(labels: np.ndarray) -> np.ndarray:
     """``rank_rows(membership_model(labels))`` without sorting: the model takes two
     values, so with ``w`` within-group pairs of ``P`` the ``w`` zeros share the
     average rank 1 + (w - 1) / 2 and the ones w + 1 + (P - w - 1) / 2. These are
-    half-integers, exact in float64, so they equal ``scipy.stats.rankdata``'s bits."""
+    half-integers, exact in float64, so they equal ``scipy.stats.rankdata``'s bits.
+
+    The model is group membership as a dissimilarity: 0 for a pair of words in
+    one group, 1 for a pair in different groups, over the ``P = n(n-1)/2`` pairs
+    above the diagonal, row by row.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Group index of each word, ``(n,)`` or ``(B, n)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(1 or B, n(n-1)/2)`` float64 ranks, the ``model_ranks`` of :func:`rsa`.
+
+    Examples
+    --------
+    Pairs (0, 1) and (2, 3) are within a group, the other four between groups:
+
+    >>> import numpy as np
+    >>> from permtest.statistics import membership_ranks
+    >>> membership_ranks(np.array([0, 0, 1, 1]))
+    array([[1.5, 4.5, 4.5, 4.5, 4.5, 1.5]])
+    """
     between = _between(labels)
     pairs = between.shape[-1]
     within = pairs - np.count_nonzero(between, axis=-1)[:, None]

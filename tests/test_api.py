@@ -49,3 +49,18 @@ def test_the_docstring_examples_of_the_public_functions_run():
         if test.name.endswith(".permutation_test"):
             runner.run(test)
     assert runner.tries >= 4 and runner.failures == 0
+
+
+def test_run_config_checks_every_claim_before_running_any(tmp_path, monkeypatch):
+    """Like `permtest run`: a bad second claim stops the run before the first runs."""
+    from permtest import runner
+
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\nsource: glove\npermutations: 99\nnulls: [tokens]\nclaims:\n"
+                      "  - {name: good, statistic: coherence, groups: {g: [red, green, blue]}}\n"
+                      "  - {name: bad, statistic: coherence, groups: {g: [red, purpel, blue]}}\n")
+    calls = []
+    monkeypatch.setattr(runner, "permutation_test", lambda *a, **k: calls.append(a))
+    with pytest.raises(permtest.PermtestError, match="claim 'bad'.*'purpel' is not in the vocabulary"):
+        permtest.run_config(config)
+    assert calls == []

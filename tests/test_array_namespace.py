@@ -120,3 +120,40 @@ def test_the_namespace_example_runs_on_both_engines(glove):
                                           device="cpu")
     on_cpu = permtest.permutation_test(glove, groups, statistic=function, null="tokens", permutations=300)
     assert on_device.details["device"] == "cpu" and on_device.observed == pytest.approx(on_cpu.observed, rel=1e-12)
+
+
+def test_a_device_statistic_may_use_autograd_and_cannot_corrupt_the_engines_labels(glove):
+    """Audit cases: a tensor that requires grad is detached; a function that writes
+    into its labels gets a copy (the engine reuses its labels for every chunk), so
+    it sees the same draws as one that does not."""
+
+    def with_grad(vectors, labels):
+        if isinstance(vectors, torch.Tensor):  # numpy draws (the CPU check) have no autograd
+            vectors = vectors * torch.ones(vectors.shape[-1], dtype=vectors.dtype, requires_grad=True)
+        return xp_coherence(vectors, labels)
+
+    def scribbling(vectors, labels):
+        value = xp_coherence(vectors, labels)
+        if isinstance(labels, torch.Tensor):  # numpy draws are read-only: writing raises there
+            labels[...] = 0  # in place: must not reach the engine
+        return value
+
+    kw = dict(null="shuffle", permutations=1100, seed=4, device="cpu")
+    reference = permtest.permutation_test(glove, MIXED, statistic=xp_coherence, **kw)
+    for function in (with_grad, scribbling):
+        result = permtest.permutation_test(glove, MIXED, statistic=function, **kw)
+        assert result.details["device"] == "cpu" and result.exceedances == reference.exceedances
+        np.testing.assert_allclose(result.null_distribution, reference.null_distribution, rtol=1e-12)
+
+
+def test_boolean_outputs_are_read_as_numbers_by_both_engines(glove):
+    def above(vectors, labels):
+        xp = array_namespace(vectors)
+        return xp.mean(vectors[:, :, 0], axis=1) > 0
+
+    kw = dict(null="tokens", permutations=200, seed=0)
+    on_device = permtest.permutation_test(glove, MIXED, statistic=above, device="cpu", **kw)
+    on_cpu = permtest.permutation_test(glove, MIXED, statistic=above, **kw)
+    assert on_device.details["device"] == "cpu"
+    assert set(np.unique(on_device.null_distribution)) <= {0.0, 1.0}
+    assert on_device.observed == on_cpu.observed

@@ -250,7 +250,7 @@ def test_sites_accept_numpy_integers_and_keep_python_ints():
 
 
 @pytest.mark.parametrize("spec,message", [
-    ({"kind": "huggingface", "model": "m", "layer": True}, r"^source key 'layer' must be 'input' or an integer >= 0 "
+    ({"kind": "huggingface", "model": "m", "layer": True}, r"^source key 'layer' must be 'input', 'all' \(a sweep\) or an integer >= 0 "
                                                           r"\(0 = the embedding output\); got True$"),
     ({"kind": "huggingface", "model": "m", "trust_remote_code": 1},
      r"^source key 'trust_remote_code' must be true or false; got 1$"),

@@ -280,8 +280,8 @@ def test_a_bad_flag_is_reported_once_for_many_configs(tmp_path, capsys):
                                                                     "got 'tokens'"),
     (["neighbors", "red", "--source", "glove", "-k", "0"], "error: -k must be an integer from 1 to 399999; got 0"),
     (["neighbors", "red", "--source", "glove", "--seed", "-2"], "error: --seed must be an integer >= 0; got -2"),
-    (["bench", "-n", "999"], "error: bench needs -n >= 1000 and --repeats >= 1"),
-    (["bench", "--repeats", "0"], "error: bench needs -n >= 1000 and --repeats >= 1"),
+    (["bench", "-n", "999"], "error: -n must be an integer >= 1000; got 999"),
+    (["bench", "--repeats", "0"], "error: --repeats must be an integer >= 1; got 0"),
 ])
 def test_command_flag_errors(capsys, args, message):
     code, out, err = run_cli(args, capsys)

@@ -20,7 +20,7 @@ def test_streams_of_todays_nulls_are_unchanged():
     for name, stream_id in TODAY.items():
         assert stream_key("colors-cohere", name) == (zlib.crc32(b"colors-cohere"), stream_id)
     assert nulls.NULLS == tuple(TODAY)
-    assert nulls.MATRIX_NULLS == ("shuffle", "columns")
+    assert [n for n, null in nulls.REGISTRY.items() if null.shuffles_matrix] == ["shuffle", "columns"]
 
 
 @pytest.fixture
@@ -118,3 +118,19 @@ def test_a_new_null_is_one_class_in_one_file(scratch_registry, tmp_path):
                                  stream=stream_key("c", "signflip"))
     assert table["exceedances"].iloc[0] == in_config.exceedances
     assert stream_key("c", "signflip")[1] == 100
+    # A statistic registered now may name it (the list of nulls is read at call time).
+    from permtest import measures
+
+    measures.register_statistic("sign-sensitive", lambda vectors, labels: vectors.sum(axis=(1, 2)),
+                                nulls=["signflip"])
+    try:
+        assert measures.STATISTICS["sign-sensitive"].nulls == ("signflip",)
+    finally:
+        measures.STATISTICS._declared.pop("sign-sensitive")
+
+
+def test_the_readme_table_of_nulls_is_the_registry():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert nulls.nulls_table() in readme

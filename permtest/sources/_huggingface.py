@@ -441,14 +441,15 @@ def layer_count(config) -> int:
     raise PermtestError(f"cannot tell how many layers a {type(config).__name__} model has")
 
 
-def check_layer(where: Location, config, layer: int) -> None:
+def check_layer(where: Location, config, layer: int, key: str = "layer") -> None:
     if getattr(config, "is_encoder_decoder", False):
         raise PermtestError(f"{where.name}: model {where.model!r} is an encoder-decoder; contextual layers "
                             "need an encoder-only or decoder-only model (layer: input works)")
     count = layer_count(config)
     if layer > count:
-        raise PermtestError(f"{where.name}: source key 'layer': model {where.model!r} has {count} layers, so "
-                            f"layer must be 'input' or 0..{count} (0 = the embedding output); got {layer}")
+        allowed = "'input' or 0.." if key == "layer" else "in 0.."
+        raise PermtestError(f"{where.name}: source key '{key}': model {where.model!r} has {count} layers, so "
+                            f"{key} must be {allowed}{count} (0 = the embedding output); got {layer}")
 
 
 def torch_device(device: str):
@@ -480,13 +481,17 @@ class Encoder:
         self.max_tokens = (getattr(config, "max_position_embeddings", None)
                            or getattr(config, "n_positions", None))
 
-    def vectors(self, words: list[str], templates: list[str], layer: int, progress=None) -> np.ndarray:
+    def vectors(self, words: list[str], templates: list[str], layer, progress=None) -> np.ndarray:
         """``(len(words), d)`` float32: each word's hidden state at ``layer``,
-        averaged over its pieces in each template, then over the templates.
+        averaged over its pieces in each template, then over the templates. With
+        ``layer`` a tuple of layers, ``(len(layer), len(words), d)``: every layer
+        from the same forward passes (a layer sweep runs the model once).
 
         Sentences run in fixed batches in word order, so the same words give the
         same vectors on the same machine."""
         import torch
+
+        layers = layer if isinstance(layer, tuple) else (layer,)
 
         jobs = [(w, t) for w in range(len(words)) for t in templates]
         sums = None
@@ -497,17 +502,19 @@ class Encoder:
             with torch.inference_mode():
                 out = self.network(input_ids=ids.to(self.device), attention_mask=attention.to(self.device),
                                    output_hidden_states=True)
-            hidden = out.hidden_states[layer].float()
-            weights = word_mask.to(self.device, hidden.dtype)
-            means = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True)
-            means = means.cpu().numpy().astype(np.float64)
-            if sums is None:
-                sums = np.zeros((len(words), means.shape[1]), dtype=np.float64)
-            np.add.at(sums, np.array([w for w, _ in batch]), means)
+            weights = word_mask.to(self.device, torch.float32)
+            for at, index in enumerate(layers):
+                hidden = out.hidden_states[index].float()
+                means = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True)
+                means = means.cpu().numpy().astype(np.float64)
+                if sums is None:
+                    sums = np.zeros((len(layers), len(words), means.shape[1]), dtype=np.float64)
+                np.add.at(sums[at], np.array([w for w, _ in batch]), means)
             if progress is not None and (start + len(batch)) // len(templates) > done:
                 done = (start + len(batch)) // len(templates)
                 progress(done, len(words))
-        return (sums / len(templates)).astype(np.float32)
+        vectors = (sums / len(templates)).astype(np.float32)
+        return vectors if isinstance(layer, tuple) else vectors[0]
 
     def _encode(self, pairs: list[tuple[str, str]]):
         """Token ids, attention mask and a mask of each word's own pieces, padded on
