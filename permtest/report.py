@@ -68,20 +68,24 @@ def _source(run: ConfigRun) -> tuple[str, str]:
     first = run.outcomes[0].result if run.outcomes else None
     name = source.get("name") or (first.source if first else str(run.config.source))
     sha = source.get("matrix_sha256") or (first.source_sha256 if first else "")
+    sweep = run.provenance.get("sweep")
+    if sweep:  # the first layer's matrix stands for the sweep's (each layer's is in the JSON)
+        name = re.sub(r":layer\d+$", "", name) + f":layers {_ranges(sweep['layers'])}; layer {sweep['layers'][0]}"
     return name, sha
 
 
-def _by_claim(run: ConfigRun) -> dict[str, dict[str, Outcome]]:
-    claims: dict[str, dict[str, Outcome]] = {}
+def _by_claim(run: ConfigRun) -> dict[str, dict[str, list[Outcome]]]:
+    """claim -> null -> its outcomes (one; a layer sweep's: one per layer)."""
+    claims: dict[str, dict[str, list[Outcome]]] = {}
     for outcome in run.outcomes:
-        claims.setdefault(outcome.claim, {})[outcome.null] = outcome
+        claims.setdefault(outcome.claim, {}).setdefault(outcome.null, []).append(outcome)
     return claims
 
 
 def _verdict(outcomes: Iterable[Outcome]) -> str:
     """``pass``, ``FAIL: <nulls that missed>``, or ``""`` for a claim that is not gated."""
     outcomes = list(outcomes)
-    missed = [o.null for o in outcomes if o.passed is False]
+    missed = list(dict.fromkeys(o.null for o in outcomes if o.passed is False))  # a sweep: once per null
     if missed:
         return "FAIL: " + ", ".join(missed)
     return "pass" if any(o.passed for o in outcomes) else ""
@@ -172,17 +176,43 @@ def _terminal_header(run: ConfigRun) -> list[str]:
     ]
 
 
-def _terminal_row(outcomes: dict[str, Outcome], nulls: list[str], gated: bool) -> list[str]:
-    first = next(iter(outcomes.values()))
-    # The observed value does not depend on the null: one column serves them all.
-    cells = [first.claim, first.statistic, _num(first.result.observed)]
+def _terminal_row(outcomes: dict[str, list[Outcome]], nulls: list[str], gated: bool) -> list[str]:
+    tests = next(iter(outcomes.values()))
+    first = tests[0]
+    if first.layer is None:
+        # The observed value does not depend on the null: one column serves them all.
+        cells = [first.claim, first.statistic, _num(first.result.observed)]
+    else:
+        # A sweep: the observed value at the layer with the largest one.
+        best = max(tests, key=lambda o: o.result.observed)
+        cells = [first.claim, first.statistic, f"{_num(best.result.observed)}@L{best.layer}"]
     for null in nulls:
-        outcome = outcomes.get(null)
+        tested = outcomes.get(null)
         # A trailing blank where the mark would go keeps the digits aligned.
-        cells.append("-" if outcome is None else p_text(outcome.p_adjusted) + ("*" if outcome.significant else " "))
+        cells.append("-" if tested is None else _cell(tested))
     if gated:
-        cells.append(_verdict(outcomes.values()))
+        cells.append(_verdict(o for tested in outcomes.values() for o in tested))
     return cells
+
+
+def _cell(tested: list[Outcome]) -> str:
+    """A claim under one null: the adjusted p, or for a sweep the layers that pass
+    (``L3-5,7*``; ``none`` when no layer does)."""
+    if tested[0].layer is None:
+        return p_text(tested[0].p_adjusted) + ("*" if tested[0].significant else " ")
+    passing = [o.layer for o in tested if o.significant]
+    return f"L{_ranges(passing)}*" if passing else "none "
+
+
+def _ranges(layers: list[int]) -> str:
+    """``[3, 4, 5, 7]`` -> ``3-5,7``."""
+    runs: list[list[int]] = []
+    for layer in layers:
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
 
 
 def _paint(padded: str, cell: str) -> str:
@@ -199,7 +229,7 @@ def _paint(padded: str, cell: str) -> str:
 
 def _terminal_detail(o: Outcome) -> str:
     r = o.result
-    return (f"  {o.claim} [{o.null}]: observed {_num(r.observed)}, null {_num(r.null_mean)} +- {_num(r.null_sd)}, "
+    return (f"  {o.test}: observed {_num(r.observed)}, null {_num(r.null_mean)} +- {_num(r.null_sd)}, "
             f"z {_num(r.z, 3)}, p {p_with_context(r)} ({r.exceedances}/{r.permutations} as extreme), "
             f"adjusted {_num(o.p_adjusted, 2)}, {r.seconds:.2f} s")
 
@@ -264,15 +294,23 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
         (f"{name}.json", lambda path: _write_text(path, report_json(run))),
         (f"{name}.md", lambda path: _write_text(path, report_markdown(run))),
     ]
-    for outcome, file_name in zip(run.outcomes, plot_names(run)):
-        writers.append((file_name, lambda path, o=outcome: plots.null_histogram(o, name, path)))
+    for tested, file_name in zip(_tests(run), plot_names(run)):
+        if tested[0].layer is None:
+            writers.append((file_name, lambda path, o=tested[0]: plots.null_histogram(o, name, path)))
+        else:
+            writers.append((file_name, lambda path, o=tested: plots.layer_profile(o, name, path)))
     return _write_atomically(folder, "--out", writers)
+
+
+def _tests(run: ConfigRun) -> list[list[Outcome]]:
+    """The outcomes of each claim and null, in the run's order (a sweep's layers together)."""
+    return [tested for nulls in _by_claim(run).values() for tested in nulls.values()]
 
 
 def plot_names(run: ConfigRun) -> list[str]:
     """``<name>-<claim>-<null>.png`` for each outcome, made file-name-safe. Two
     claims that only differ in unsafe characters get a short hash to stay apart."""
-    return _plot_names(run.config.name, [(o.claim, o.null) for o in run.outcomes])
+    return _plot_names(run.config.name, [(tested[0].claim, tested[0].null) for tested in _tests(run)])
 
 
 def report_files(config) -> list[str]:
@@ -446,7 +484,8 @@ def _markdown_row(o: Outcome) -> list[str]:
     r = o.result
     expected = (o.expect or "—").replace("-", " ")
     verdict = "—" if o.passed is None else ("pass" if o.passed else "**FAIL**")
-    return [o.claim, o.statistic, o.null, _num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}",
+    claim = o.claim if o.layer is None else f"{o.claim} (layer {o.layer})"
+    return [claim, o.statistic, o.null, _num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}",
             _num(r.z, 3), p_with_context(r), p_text(o.p_adjusted, True),
             "yes" if o.significant else "no", expected, verdict]
 
@@ -493,6 +532,10 @@ def _markdown_method(run: ConfigRun) -> str:
     if any(o.result.alternative == "two-sided" for o in run.outcomes):
         parts.append("Two-sided p doubles the smaller one-sided p, capped at 1.")
     parts.append("z = (observed − null mean) / null sd.")
+    if "sweep" in run.provenance:
+        parts.append(f"Layer sweep over layers {', '.join(map(str, run.provenance['sweep']['layers']))}: "
+                     f"{run.provenance['sweep']['method']} (Westfall & Young 1993, Resampling-Based Multiple "
+                     "Testing, step-down min-p; Nichols & Holmes 2002).")
     if config.correction == "none":
         parts.append(f"No multiple-comparison correction; significant means p ≤ {config.alpha:g}.")
     else:
@@ -563,7 +606,7 @@ def _testsuite(run: ConfigRun) -> ET.Element:
 
 
 def _testcase(config, o: Outcome) -> ET.Element:
-    case = ET.Element("testcase", classname=_x(config.name), name=_x(f"{o.claim} [{o.null}]"),
+    case = ET.Element("testcase", classname=_x(config.name), name=_x(o.test),
                       time=f"{o.result.seconds:.3f}")
     found = _found(config, o)
     if o.passed is False:

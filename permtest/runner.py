@@ -14,13 +14,16 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
 
+import numpy as np
+
 from . import corrections, inference, measures
+from ._sweep import sweep_p_values
 from ._version import __version__
 from .config import Config, load
 from .engine import SEED_BLOCK, PermutationResult, permutation_test, preprocessed, validate_claim
 from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
-from .sources import load_source
+from .sources import is_sweep, load_layers, load_source
 
 __all__ = ["COLUMNS", "ConfigRun", "Outcome", "execute", "run_config", "stream_key"]
 
@@ -29,6 +32,8 @@ COLUMNS = (
     "config", "claim", "statistic", "null", "groups", "n_tokens", "observed", "null_mean", "null_sd", "z",
     "p_value", "p_low", "p_high", "p_adjusted", "correction", "alpha", "alternative", "significant",
     "expect", "passed", "permutations", "exceedances", "seed", "source", "source_sha256", "seconds",
+    # Added in 0.2, after version 1's columns (empty where they do not apply).
+    "layer", "p_sweep",
 )
 
 
@@ -77,6 +82,13 @@ class Outcome:
     significant: bool
     expect: str | None  # None: reported, not gated
     passed: bool | None  # None when not gated
+    layer: int | None = None  # the layer of a sweep
+    p_sweep: float | None = None  # p adjusted for the sweep (Westfall-Young), before the correction across claims
+
+    @property
+    def test(self) -> str:
+        """``claim [null]``, or ``claim [null, layer 3]`` in a sweep: how reports name it."""
+        return f"{self.claim} [{self.null}" + ("]" if self.layer is None else f", layer {self.layer}]")
 
     def row(self, config: Config) -> dict:
         """The outcome as a row of the CSV.
@@ -114,7 +126,8 @@ class Outcome:
             "significant": self.significant, "expect": self.expect or "",
             "passed": "" if self.passed is None else self.passed, "permutations": r.permutations,
             "exceedances": r.exceedances, "seed": r.seed, "source": r.source, "source_sha256": r.source_sha256,
-            "seconds": r.seconds,
+            "seconds": r.seconds, "layer": "" if self.layer is None else self.layer,
+            "p_sweep": "" if self.p_sweep is None else self.p_sweep,
         }
 
 
@@ -179,6 +192,12 @@ class ConfigRun:
         return [o for o in self.outcomes if o.passed is False]
 
 
+SWEEP_METHOD = ("each layer's p adjusted for the sweep by Westfall & Young's (1993) step-down min-p over the "
+                "layers' joint permutation distribution (every layer sees the same draws; each layer's statistic "
+                "is compared through its own null distribution), then corrected across claims layer by layer; a "
+                "claim is significant when any layer is")
+
+
 def stream_key(claim: str, null: str) -> tuple[int, int]:
     """Each claim and null draws from its own stream of the config's seed, named by
     the claim's name and the null's fixed stream id (not their positions: reordering
@@ -235,29 +254,42 @@ def validate(config: Config, device: str | None = None) -> tuple[object, int]:
     """Everything a run of ``config`` could reject, checked before any permutation:
     the source, its preprocessing, and every claim under every null with the run's
     options. Raises one error listing every problem (one per claim); returns the
-    source and the number of tests."""
-    emb = load_source(config.source, words=config.words)
+    source (a sweep's first layer) and the number of tests."""
+    layers = _sources(config)
     problems = []
-    try:
-        preprocessed(emb, config.preprocess)
-    except PermtestError as exc:
-        problems.append(f"{config.path}: key 'preprocess': {exc}")
+    if len(layers) > 1 and config.early_stop:
+        problems.append(f"{config.path}: key 'early_stop': a layer sweep compares the layers on the same "
+                        "permutations; early stopping would stop each layer at its own count (leave it off)")
+    for emb in layers.values():
+        try:
+            preprocessed(emb, config.preprocess)
+        except PermtestError as exc:
+            problems.append(f"{config.path}: key 'preprocess': {exc}")
+            break
     tests = 0
     for claim in config.claims:
-        resolved = None  # the claim's words are looked up once, not once per null
-        for null in claim.nulls:
-            try:
-                word_groups, measure, _ = validate_claim(emb, claim.groups, null=null, alpha=config.alpha,
-                                                         device=device, resolved=resolved,
-                                                         **_claim_options(config, claim))
-                resolved = (word_groups, measure)
-                tests += 1
-            except PermtestError as exc:
-                problems.append(str(exc))
-                break
+        try:
+            for emb in layers.values():
+                resolved = None  # the claim's words are looked up once per source, not once per null
+                for null in claim.nulls:
+                    word_groups, measure, _ = validate_claim(emb, claim.groups, null=null, alpha=config.alpha,
+                                                             device=device, resolved=resolved,
+                                                             **_claim_options(config, claim))
+                    resolved = (word_groups, measure)
+                    tests += 1
+        except PermtestError as exc:
+            problems.append(str(exc))  # one problem per claim
     if problems:
         raise PermtestError("\n".join(problems))
-    return emb, tests
+    return next(iter(layers.values())), tests
+
+
+def _sources(config: Config) -> dict:
+    """The config's source as ``{None: emb}``, or a layer sweep's ``{layer: emb}``
+    (every layer with the same rows, from one pass of the model)."""
+    if is_sweep(config.source):
+        return load_layers(config.source, words=config.words)
+    return {None: load_source(config.source, words=config.words)}
 
 
 def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
@@ -314,33 +346,46 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
      ('months-vs-weekdays-silhouette', 'labels', True), ('months-vs-weekdays-silhouette', 'tokens', True)]
     """
     started = time.perf_counter()
-    emb = load_source(config.source, words=config.words)
+    layers = _sources(config)
     # Early stopping decides each null's family against its correction's first step.
     levels = {null: corrections.first_step_alpha(config.correction, config.alpha,
                                                  sum(null in c.nulls for c in config.claims))
               for null in config.nulls}
-    results: dict[tuple[str, str], PermutationResult] = {}
+    results: dict[tuple[str, str, int | None], PermutationResult] = {}
     for claim in config.claims:
         for null in claim.nulls:
             report = None if progress is None else (lambda d, t, c=claim.name, n=null: progress(c, n, d, t))
-            results[(claim.name, null)] = permutation_test(
-                emb, claim.groups, null=null, permutations=config.permutations, seed=config.seed, n_jobs=n_jobs,
-                backend=backend, scheduler=scheduler, alpha=levels[null], device=device,
-                stream=stream_key(claim.name, null), progress=report, **_claim_options(config, claim),
-            )
-    outcomes, warnings = _decide(config, results)
-    provenance = _provenance(config, emb, results, time.perf_counter() - started)
+            for layer, emb in layers.items():
+                # Every layer of a sweep takes the same stream, hence the same draws.
+                results[(claim.name, null, layer)] = permutation_test(
+                    emb, claim.groups, null=null, permutations=config.permutations, seed=config.seed,
+                    n_jobs=n_jobs, backend=backend, scheduler=scheduler, alpha=levels[null], device=device,
+                    stream=stream_key(claim.name, null), progress=report, **_claim_options(config, claim),
+                )
+    outcomes, warnings = _decide(config, results, list(layers))
+    provenance = _provenance(config, layers, results, time.perf_counter() - started)
     return ConfigRun(config, tuple(outcomes), tuple(warnings), provenance, time.perf_counter() - started)
 
 
-def _decide(config: Config, results) -> tuple[list[Outcome], list[str]]:
-    """Correct p-values across claims, separately for each null; then gate."""
-    adjusted: dict[tuple[str, str], float] = {}
+def _decide(config: Config, results, layers: list) -> tuple[list[Outcome], list[str]]:
+    """Adjust a sweep's p-values for its layers (each claim and null); correct
+    p-values across claims, separately for each null (and layer); then gate.
+
+    A sweep's claim is gated on its family-wise decision: significant when any
+    layer is, after both adjustments. The correction across claims applied layer
+    by layer to sweep-adjusted p-values keeps the family-wise error over claims and
+    layers (Bonferroni and Holm: a false rejection anywhere needs a true-null
+    claim's sweep p at or below alpha over the number of true nulls)."""
+    swept = _sweep(config, results, layers)
+    adjusted: dict[tuple[str, str, int | None], float] = {}
     warnings: list[str] = []
     for null in config.nulls:
-        family = [(c.name, null) for c in config.claims if null in c.nulls]
-        p = corrections.adjust([results[k].p_value for k in family], config.correction, config.alpha)
-        adjusted.update(zip(family, p.tolist()))
+        for layer in layers:
+            family = [(c.name, null, layer) for c in config.claims if null in c.nulls]
+            p = corrections.adjust([swept[k] if swept else results[k].p_value for k in family],
+                                   config.correction, config.alpha)
+            adjusted.update(zip(family, p.tolist()))
+        family = [(c.name, null, layers[0]) for c in config.claims if null in c.nulls]
         # What the budget can reach: an early-stopped claim used fewer permutations
         # because its decision was settled, not because the budget was short.
         smallest = min(inference.smallest_p(results[k].permutations if results[k].exact else config.permutations,
@@ -353,14 +398,38 @@ def _decide(config: Config, results) -> tuple[list[Outcome], list[str]]:
     outcomes = []
     for claim in config.claims:
         for null in claim.nulls:
-            result = results[(claim.name, null)]
-            p_adj = adjusted[(claim.name, null)]
-            significant = bool(p_adj <= config.alpha)
+            keys = [(claim.name, null, layer) for layer in layers]
             expect = claim.expectation(null)
-            passed = None if expect is None else significant == (expect == "significant")
-            # The statistic's name as the report shows it: a function's as the config wrote it.
-            outcomes.append(Outcome(claim.name, result.statistic, null, result, p_adj, significant, expect, passed))
+            decided = any(adjusted[k] <= config.alpha for k in keys)  # a sweep's claim: any layer
+            passed = None if expect is None else decided == (expect == "significant")
+            for key in keys:
+                result = results[key]
+                significant = bool(adjusted[key] <= config.alpha)
+                # The statistic's name as the report shows it: a function's as the config wrote it.
+                outcomes.append(Outcome(claim.name, result.statistic, null, result, adjusted[key], significant,
+                                        expect, passed, key[2], swept.get(key)))
     return outcomes, warnings
+
+
+def _sweep(config: Config, results, layers: list) -> dict:
+    """Each sweep-adjusted p (Westfall & Young's step-down min-p over the layers,
+    :mod:`permtest._sweep`), by (claim, null, layer); empty without a sweep."""
+    if layers == [None]:
+        return {}
+    swept = {}
+    for claim in config.claims:
+        declared = measures.STATISTICS.declared(claim.statistic)  # None for user code: never loaded again
+        for null in claim.nulls:
+            keys = [(claim.name, null, layer) for layer in layers]
+            observed = np.array([results[k].observed for k in keys])
+            null_values = np.stack([results[k].null_distribution for k in keys])
+            alternative = claim.alternative
+            if alternative == "two-sided" and declared is not None and declared.measure.two_sided_on_magnitude:
+                # WEAT's two-sided test compares |d| with |null d|, as the engine does.
+                observed, null_values, alternative = np.abs(observed), np.abs(null_values), "greater"
+            _, p = sweep_p_values(observed, null_values, alternative, exact=results[keys[0]].exact)
+            swept.update(zip(keys, p.tolist()))
+    return swept
 
 
 def _versions() -> dict:
@@ -374,11 +443,22 @@ def _versions() -> dict:
     return out
 
 
-def _provenance(config: Config, emb, results, seconds: float) -> dict:
+def _provenance(config: Config, layers: dict, results, seconds: float) -> dict:
+    def source(emb):
+        return {"spec": config.source, "name": emb.name, "shape": list(emb.shape), "matrix_sha256": emb.sha256,
+                "details": emb.details}
+
+    def test(claim, null, layer):
+        return f"{claim}/{null}" if layer is None else f"{claim}/{null}/layer{layer}"
+
+    sweep = {}
+    if list(layers) != [None]:
+        sweep = {"sweep": {"layers": list(layers), "method": SWEEP_METHOD,
+                           "sources": {str(layer): source(emb) for layer, emb in layers.items()}}}
     return {
         "config": {"path": str(config.path), "name": config.name, "sha256": config.sha256, "text": config.text},
-        "source": {"spec": config.source, "name": emb.name, "shape": list(emb.shape),
-                   "matrix_sha256": emb.sha256, "details": emb.details},
+        "source": source(next(iter(layers.values()))),
+        **sweep,
         "seed": config.seed,
         "seed_block": SEED_BLOCK,
         "permutations": config.permutations,
@@ -392,8 +472,8 @@ def _provenance(config: Config, emb, results, seconds: float) -> dict:
         "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
                      "processor": platform.processor(), "python": platform.python_version()},
         "timings": {"total_seconds": seconds,
-                    "tests": {f"{c}/{n}": r.seconds for (c, n), r in results.items()}},
-        "tests": {f"{c}/{n}": {"exact": r.exact, **r.details} for (c, n), r in results.items()},
+                    "tests": {test(*key): r.seconds for key, r in results.items()}},
+        "tests": {test(*key): {"exact": r.exact, **r.details} for key, r in results.items()},
     }
 
 

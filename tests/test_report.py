@@ -96,7 +96,7 @@ def run(tmp_path_factory) -> ConfigRun:
             results[(claim.name, null)] = permtest.permutation_test(
                 emb, claim.groups, statistic=claim.statistic, null=null, permutations=config.permutations,
                 seed=config.seed)
-    provenance = runner._provenance(config, emb, results, 1.25)
+    provenance = runner._provenance(config, {None: emb}, {(c, n, None): r for (c, n), r in results.items()}, 1.25)
     warnings = ("null 'labels': a warning the table must show",)
     return ConfigRun(config, tuple(_outcomes(config, results)), warnings, provenance, 1.5)
 

@@ -125,12 +125,15 @@ def _huggingface_spec(spec: Mapping) -> dict:
     if out["revision"] is not None and (not isinstance(out["revision"], str) or not out["revision"]):
         raise PermtestError(f"source key 'revision' must be a branch, tag or commit name; got {out['revision']!r}")
     require(out["trust_remote_code"], Boolean(), "source key 'trust_remote_code'")
-    layer = out["layer"] = require(out["layer"], _LAYER, "source key 'layer'")
     if "layers" in spec:
         if "layer" in spec:
             raise PermtestError("source keys 'layer' and 'layers' exclude each other: 'layer' is one layer "
                                 "(or 'all'), 'layers' a list of them to sweep")
         layer = out["layer"] = _sweep_list(spec["layers"])
+    elif isinstance(out["layer"], list):  # a normalized sweep keeps its list under 'layer'
+        layer = out["layer"] = _sweep_list(out["layer"])
+    else:
+        layer = out["layer"] = require(out["layer"], _LAYER, "source key 'layer'")
     if layer == "input":
         for key in CONTEXTUAL_ONLY:
             if key in spec:
@@ -160,8 +163,9 @@ def _sweep_list(layers) -> list[int]:
 
 
 def is_sweep(spec) -> bool:
-    """Whether a normalized spec sweeps layers (``layer: all`` or ``layers``)."""
-    return spec.get("kind") == "huggingface" and (spec["layer"] == "all" or isinstance(spec["layer"], list))
+    """Whether a source spec sweeps layers (``layer: all`` or ``layers``)."""
+    spec = normalize_spec(spec)
+    return spec["kind"] == "huggingface" and (spec["layer"] == "all" or isinstance(spec["layer"], list))
 
 
 def _templates(templates) -> list[str]:
