@@ -15,7 +15,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -29,7 +29,7 @@ from ._files import read_bytes
 from ._pools import MATCHES, POOLS
 from ._tail import TAILS
 from ._wordgroups import SUBWORDS
-from .errors import PermtestError, did_you_mean, printable, shown
+from .errors import PermtestError, did_you_mean, one_of, printable, shown
 from .inference import ALTERNATIVES
 from .sources import normalize_spec
 
@@ -162,7 +162,8 @@ class Config:
     subwords : {"error", "mean", "first"}
         How words a tokenizer splits are pooled.
     permutations : int
-        Permutations per claim and null (the budget under ``early_stop``).
+        Permutations per claim and null (the budget under ``early_stop``); with
+        ``permutations: {null: n, default: m}`` in the file, ``m`` (10,000 if not given).
     seed : int
         The seed every claim's and null's random stream derives from.
     alpha : float
@@ -177,6 +178,8 @@ class Config:
         False, or the risk epsilon of Gandy's rule (``true`` in the file is 1e-3).
     tail : {"none", "gpd"}
         ``gpd`` adds a generalized Pareto tail estimate to the reports.
+    permutations_by_null : mapping of str to int
+        The nulls given their own count (``permutations: {random-weights: 500}``).
 
     Examples
     --------
@@ -204,6 +207,30 @@ class Config:
     nulls: tuple[str, ...] = ()  # every null any claim uses, in first-use order
     early_stop: bool | float = False  # False, or the risk epsilon of Gandy's rule
     tail: str = "none"
+    # ``permutations: {random-weights: 500, default: 10000}``: a null's own count.
+    permutations_by_null: Mapping[str, int] = field(default_factory=dict)
+
+    def permutations_for(self, null: str) -> int:
+        """The permutations a null runs.
+
+        Parameters
+        ----------
+        null : str
+            A null's name.
+
+        Returns
+        -------
+        int
+            The null's own count (:attr:`permutations_by_null`), else :attr:`permutations`.
+
+        Examples
+        --------
+        >>> from permtest import config
+        >>> cfg = config.load("configs/months-weekdays.yaml")
+        >>> cfg.permutations_for("labels")
+        10000
+        """
+        return self.permutations_by_null.get(null, self.permutations)
 
     @property
     def sha256(self) -> str:
@@ -261,8 +288,9 @@ class Config:
         changes = {}
         if early_stop:
             changes["early_stop"] = self.early_stop or 1e-3
-        if permutations is not None:
+        if permutations is not None:  # every null's count: the flag wins over the file's mapping too
             changes["permutations"] = require(permutations, PERMUTATIONS, "-n/--permutations")
+            changes["permutations_by_null"] = {}
         if seed is not None:
             changes["seed"] = require(seed, SEED, "--seed")
         return replace(self, **changes) if changes else self
@@ -445,11 +473,16 @@ def _validate(path: Path, data, text: str, problems: _Problems) -> Config | None
     used: list[str] = []
     for claim in claims:
         used += [n for n in claim.nulls if n not in used]
+    counts = settings["permutations"]
+    by_null = {}
+    if isinstance(counts, Mapping):
+        by_null = {null: int(count) for null, count in counts.items() if null != "default"}
+        counts = int(counts.get("default", DEFAULTS["permutations"]))
     return Config(path=path, text=text, name=name, source=source, preprocess=settings["preprocess"],
-                  subwords=settings["subwords"], permutations=settings["permutations"], seed=settings["seed"],
+                  subwords=settings["subwords"], permutations=counts, seed=settings["seed"],
                   alpha=float(settings["alpha"]), correction=corrections.canonical(settings["correction"]),
                   claims=tuple(claims), nulls=tuple(used), early_stop=_epsilon(settings["early_stop"]),
-                  tail=settings["tail"])
+                  tail=settings["tail"], permutations_by_null=by_null)
 
 
 def _control_characters(name: str) -> bool:
@@ -498,7 +531,15 @@ def _check_settings(settings: dict, problems: _Problems, claim: str | None) -> N
     choice("subwords", SUBWORDS)
     choice("alternative", ALTERNATIVES)
     choice("match", MATCHES)
-    check("permutations", PERMUTATIONS)
+    if isinstance(settings.get("permutations"), Mapping) and claim is None:
+        for null, count in settings["permutations"].items():
+            if null != "default" and null not in _nulls.names():
+                problems.add(f"{one_of('a key', null, ['default', *_nulls.names()])}", claim, "permutations")
+            problem = PERMUTATIONS.problem(count)
+            if problem:
+                problems.add(f"{shown(null)}: {problem}", claim, "permutations")
+    else:
+        check("permutations", PERMUTATIONS)
     check("seed", SEED)
     check("alpha", ALPHA)
     if "correction" in settings:

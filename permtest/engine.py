@@ -411,6 +411,12 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if NULL_REGISTRY[null].moves_labels and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
                             f"got {word_groups.n_groups}")
+    problem = NULL_REGISTRY[null].source_problem(emb, preprocess)
+    if problem:
+        raise PermtestError(f"{where}{problem}")
+    if measure.reads_neighbors and not NULL_REGISTRY[null].serves_neighbors:
+        raise PermtestError(f"{where}statistic '{measure.name}' reads neighbour lists, which the {null} null does "
+                            "not provide")
     if measure.reads_neighbors and measure.k > emb.shape[0] - 1:
         raise PermtestError(f"{where}parameter 'k' of statistic 'neighbors' must be at most {emb.shape[0] - 1} "
                             f"(the other entries of {emb.name}'s vocabulary); got {measure.k}")
@@ -508,7 +514,7 @@ def _plan(emb, groups, statistic, null, permutations, seed, n_jobs, alternative,
         details["pool"] = pool_model.description
         details["pool_words"] = int(pool_model.order.size)
     null_model = null_class.bind(Setup(matrix, word_groups, measure.labels, measure.exchangeable, vectors,
-                                       neighbors, pool_model, pool_neighbors))
+                                       neighbors, pool_model, pool_neighbors, source=emb))
     exact = None
     if null_class.enumerable and null_model.arrangements() <= permutations:
         exact = null_model.all_arrangements()
@@ -526,6 +532,8 @@ def _default_batch(null_model: Null, measure, word_groups: WordGroups, dims: int
     in cache, at most a seed block."""
     if measure.reads_neighbors and null_model.shuffles_matrix:
         return 1  # each permutation is a whole matrix
+    if null_model.batch is not None:
+        return null_model.batch
     n_words = len(word_groups.words)
     if null_model.shuffles_matrix:
         per_permutation = null_model.domain().slots

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,9 @@ class Setup:
         vocabulary rows by frequency) in frequency bands.
     pool_neighbors : numpy.ndarray, optional
         ``(len(pool.order), k)`` neighbour rows of every pool word, for ``neighbors``.
+    source : permtest.Embeddings, optional
+        The source itself, for a null that rebuilds its vectors (``random-weights``
+        reads its model from ``source.details``).
 
     Examples
     --------
@@ -142,6 +146,7 @@ class Setup:
     neighbors: np.ndarray | None = None
     pool: Pool | None = None
     pool_neighbors: np.ndarray | None = None
+    source: object = None
 
 
 class Null:
@@ -225,11 +230,45 @@ class Null:
     # (``value_domain``), pool positions (``draws_from_pool``) or label ranks
     # (``moves_labels``).
     device = False
+    # It serves the neighbour lists a statistic like ``neighbors`` reads.
+    serves_neighbors = True
+    # Permutations per batch, when each costs far more than the statistic (None: the
+    # engine sizes batches by the values they gather).
+    batch = None
     # The README's table of nulls (nulls_table) and the reports' note.
     randomises = ""
     keeps = ""
     answers = ""
     note = ""  # said under every report that runs this null
+
+    @classmethod
+    def source_problem(cls, source, preprocess: str) -> str | None:
+        """Why this null cannot be run on a source, checked before any permutation.
+
+        Parameters
+        ----------
+        source : permtest.Embeddings
+            The claim's source.
+        preprocess : str
+            The config's ``preprocess``.
+
+        Returns
+        -------
+        str or None
+            The reason (one line, for the error message), or None when it can run.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from permtest import Embeddings
+        >>> from permtest.nulls import REGISTRY
+        >>> emb = Embeddings.from_array(np.eye(3), ["a", "b", "c"], name="m")
+        >>> REGISTRY["tokens"].source_problem(emb, "none") is None
+        True
+        >>> REGISTRY["random-weights"].source_problem(emb, "none")  # doctest: +ELLIPSIS
+        "the random-weights null re-initialises a Hugging Face model; source 'm' has none ..."
+        """
+        return None
 
     @classmethod
     def bind(cls, setup: Setup) -> Null:
@@ -517,6 +556,86 @@ def names() -> tuple[str, ...]:
     ('shuffle', 'columns', 'tokens', 'labels')
     """
     return tuple(REGISTRY)
+
+
+@register
+class RandomWeightsNull(Null):
+    """The claim's vectors in freshly initialised models of the source's architecture.
+
+    Each permutation re-initialises the model with its own initialiser
+    (``from_config`` and ``_init_weights``), seeded from the permutation's stream,
+    and recomputes the claim words' vectors as the source computes them (tokenizer,
+    templates and words unchanged): at ``layer: input`` only the rows the claim
+    reads, at layer N only layers 0..N (:mod:`permtest.sources._random_weights`).
+    Permutation ``i`` of seed block ``k`` is seeded by
+    ``SeedSequence(seed, spawn_key=stream + (k, 3, i))``.
+    """
+
+    name = "random-weights"
+    stream_id = 4
+    serves_neighbors = False  # a whole random vocabulary per permutation: not offered
+    batch = 8  # ~0.1 s each at a contextual layer: progress moves, memory stays small
+    randomises = ("the model's weights: each permutation re-initialises the architecture with its own initialiser "
+                  "(Hugging Face sources)")
+    keeps = "the architecture, tokenizer, templates and the claim's words"
+    answers = "\"is it the *training*?\" — stronger in the trained model than in untrained ones"
+
+    _SEEDS = 3  # the block SeedSequence's child for these draws (0-2 are BlockStreams')
+
+    @classmethod
+    def source_problem(cls, source, preprocess: str) -> str | None:
+        details = getattr(source, "details", None) or {}
+        if "model" not in details or "layer" not in details:
+            return (f"the random-weights null re-initialises a Hugging Face model; source {source.name!r} has none "
+                    "(use minilm or kind: huggingface)")
+        if preprocess != "none":
+            return (f"the random-weights null cannot apply preprocess: {preprocess} (it would need every row of "
+                    "each random model); use preprocess: none")
+        return None
+
+    @classmethod
+    def bind(cls, setup: Setup) -> RandomWeightsNull:
+        return cls(setup.source, setup.groups, setup.labels)
+
+    def __init__(self, source, groups: WordGroups, labels: np.ndarray):
+        details = source.details
+        self.groups, self.labels = groups, labels
+        self.layer = details["layer"]
+        if self.layer == "input":  # the claim's pieces, spelled as the vocabulary spells them
+            self.words = [source.vocab[row] for row in groups.piece_rows]
+        else:
+            self.words = list(groups.words)
+        self.spec = (details["model"], details.get("revision"), source.name, details.get("templates"),
+                     details.get("device", "cpu"))
+        self._local = threading.local()  # one re-initialisable model per thread
+
+    def __getstate__(self):  # to a worker process: rebuilt there
+        return {key: value for key, value in self.__dict__.items() if key != "_local"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _model(self):
+        model = getattr(self._local, "model", None)
+        if model is None:
+            from .sources._huggingface import Location
+            from .sources._random_weights import RandomWeights
+
+            path, revision, name, templates, device = self.spec
+            model = self._local.model = RandomWeights(Location(path, revision, False, name), self.layer,
+                                                      words=self.words, templates=templates, device=device)
+        return model
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        model = self._model()
+        block = streams.seed_seq
+        vectors = np.stack([model.vectors(np.random.SeedSequence(
+            block.entropy, spawn_key=tuple(block.spawn_key) + (self._SEEDS, streams.done + i))) for i in range(n)])
+        streams.done += n
+        if self.layer == "input":
+            vectors = self.groups.pool(vectors)  # pieces pooled into words as the source pools them
+        return Draw(self.labels, vectors=vectors, rows=self.groups.rows[None, :])
 
 
 # The built-in nulls' names; what a null is comes from REGISTRY, never from a

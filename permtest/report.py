@@ -74,6 +74,12 @@ def _source(run: ConfigRun) -> tuple[str, str]:
     return name, sha
 
 
+def _counts(config) -> str:
+    """``10000``, or with a null's own count ``10000 (random-weights: 500)``."""
+    own = ", ".join(f"{null}: {count}" for null, count in config.permutations_by_null.items())
+    return f"{config.permutations}" + (f" ({own})" if own else "")
+
+
 def _by_claim(run: ConfigRun) -> dict[str, dict[str, list[Outcome]]]:
     """claim -> null -> its outcomes (one; a layer sweep's: one per layer)."""
     claims: dict[str, dict[str, list[Outcome]]] = {}
@@ -170,7 +176,7 @@ def _terminal_header(run: ConfigRun) -> list[str]:
     name, sha = _source(run)
     return [
         f"{config.name} ({config.path})",
-        f"source {name} (matrix sha256 {sha[:SHA_PREFIX]}), {config.permutations} permutations, seed "
+        f"source {name} (matrix sha256 {sha[:SHA_PREFIX]}), {_counts(config)} permutations, seed "
         f"{config.seed}, correction {config.correction}, alpha {config.alpha:g}",
         "",
     ]
@@ -471,7 +477,7 @@ def _markdown_header(run: ConfigRun) -> list[str]:
         "",
         f"- **Config:** `{Path(config.path).name}` (sha256 `{config.sha256[:SHA_PREFIX]}`)",
         f"- **Source:** {name}{size} (matrix sha256 `{sha[:SHA_PREFIX]}`)",
-        f"- **Seed:** {config.seed}; **permutations:** {config.permutations}; "
+        f"- **Seed:** {config.seed}; **permutations:** {_counts(config)}; "
         f"**correction:** {_correction_words(config.correction)}; **alpha:** {config.alpha:g}; "
         f"**alternative:** {', '.join(alternatives)}",
         f"- **permtest** {run.provenance.get('versions', {}).get('permtest', __version__)}; "

@@ -63,7 +63,14 @@ class Outcome:
         ``"significant"`` or ``"not-significant"``; None when the claim is not
         gated under this null.
     passed : bool or None
-        Whether ``significant`` matches ``expect``; None when not gated.
+        Whether ``significant`` matches ``expect``; None when not gated. In a layer
+        sweep, the claim's decision (significant at any layer), on every layer's row.
+    layer : int or None
+        The layer, in a layer sweep; None otherwise.
+    p_sweep : float or None
+        In a layer sweep, ``p_value`` adjusted for the sweep (Westfall & Young's
+        step-down min-p over the layers), which the correction across claims then
+        adjusts into ``p_adjusted``; None otherwise.
 
     Examples
     --------
@@ -358,7 +365,7 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
             for layer, emb in layers.items():
                 # Every layer of a sweep takes the same stream, hence the same draws.
                 results[(claim.name, null, layer)] = permutation_test(
-                    emb, claim.groups, null=null, permutations=config.permutations, seed=config.seed,
+                    emb, claim.groups, null=null, permutations=config.permutations_for(null), seed=config.seed,
                     n_jobs=n_jobs, backend=backend, scheduler=scheduler, alpha=levels[null], device=device,
                     stream=stream_key(claim.name, null), progress=report, **_claim_options(config, claim),
                 )
@@ -388,11 +395,12 @@ def _decide(config: Config, results, layers: list) -> tuple[list[Outcome], list[
         family = [(c.name, null, layers[0]) for c in config.claims if null in c.nulls]
         # What the budget can reach: an early-stopped claim used fewer permutations
         # because its decision was settled, not because the budget was short.
-        smallest = min(inference.smallest_p(results[k].permutations if results[k].exact else config.permutations,
+        budget = config.permutations_for(null)
+        smallest = min(inference.smallest_p(results[k].permutations if results[k].exact else budget,
                                             results[k].exact) for k in family)
         if not corrections.reachable(config.correction, config.alpha, len(family), smallest):
             warnings.append(
-                f"null '{null}': {config.permutations} permutations cannot reach alpha {config.alpha} after "
+                f"null '{null}': {budget} permutations cannot reach alpha {config.alpha} after "
                 f"{config.correction} correction over {len(family)} claims (smallest attainable p is "
                 f"{smallest:.2g}); use more permutations (-n)")
     outcomes = []
@@ -462,6 +470,7 @@ def _provenance(config: Config, layers: dict, results, seconds: float) -> dict:
         "seed": config.seed,
         "seed_block": SEED_BLOCK,
         "permutations": config.permutations,
+        **({"permutations_by_null": dict(config.permutations_by_null)} if config.permutations_by_null else {}),
         "alpha": config.alpha,
         "correction": config.correction,
         "early_stop": config.early_stop,

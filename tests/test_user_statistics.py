@@ -127,7 +127,7 @@ def test_register_statistic_with_parameters(glove, monkeypatch, tmp_path, capsys
     (dict(min_groups=0), "min_groups must be an integer >= 1; got 0"),
     (dict(min_groups=3, max_groups=2), "max_groups must be an integer >= 3; got 2"),
     (dict(params={"_k": 1}), "params must map parameter names"),
-    (dict(nulls=["tokns"]), "nulls must be one of shuffle, columns, tokens, labels; got 'tokns'"),
+    (dict(nulls=["tokns"]), "nulls must be one of shuffle, columns, tokens, labels, random-weights; got 'tokns'"),
 ])
 def test_register_statistic_refuses_bad_declarations(kwargs, message, monkeypatch):
     monkeypatch.setattr(measures.STATISTICS, "_declared", dict(measures.STATISTICS._declared))
