@@ -121,3 +121,13 @@ def test_bad_per_null_permutations_are_one_line(tmp_path, capsys, counts, messag
     import re
 
     assert re.search(message, err), err
+
+
+def test_early_stopping_takes_the_random_weights_null(inputs):
+    """Gandy's rule stops once the decision is settled; the draws it made are the
+    first ones of the full run (the same seeds, in the same order)."""
+    kw = dict(statistic="separation", null="random-weights", seed=2, alternative="greater")
+    stopped = permtest.permutation_test(inputs, GROUPS, permutations=2000, early_stop=True, **kw)
+    assert stopped.permutations < 2000 and stopped.details["early_stop"]
+    full = permtest.permutation_test(inputs, GROUPS, permutations=stopped.permutations, **kw)
+    np.testing.assert_array_equal(stopped.null_distribution, full.null_distribution)
