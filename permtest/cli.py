@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("-n", "--permutations", type=int, default=20_000, help="engine permutations per timing")
     bench.add_argument("--repeats", type=int, default=3, help="literal-loop permutations to time")
     bench.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    cascade = commands.add_parser("cascade", help="each claim as the model is re-initialised from the top layer down")
+    cascade.add_argument("config", metavar="CONFIG", type=Path)
+    cascade.add_argument("-n", "--permutations", type=int,
+                         help="re-initialised models in the random-weights band (default: the config's count)")
+    cascade.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    cascade.add_argument("-j", "--jobs", type=int, default=-1, help="jobs for the band (default -1: every core)")
+    cascade.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports/)")
+    cascade.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ----------
     argv : list of str, optional
         The arguments after ``permtest``: a command (``run``, ``gate``, ``check``,
-        ``neighbors``, ``sources``, ``bench``) and its options. None: ``sys.argv[1:]``.
+        ``neighbors``, ``sources``, ``bench``, ``cascade``) and its options. None: ``sys.argv[1:]``.
 
     Returns
     -------
@@ -403,6 +411,23 @@ def _bench(args) -> int:
     return EXIT_OK
 
 
+def _cascade(args) -> int:
+    from . import _cascade as cascade
+    from . import config as _config
+    from . import report
+    from ._parallel import effective_jobs
+
+    effective_jobs(args.jobs, "-j/--jobs")
+    config = _config.load(args.config).with_overrides(permutations=args.permutations, seed=args.seed)
+    cascade.check(config)
+    report.check_writable(args.out)
+    result = cascade.run(config, n_jobs=args.jobs)
+    written = cascade.write(result, args.out)
+    _say(cascade.summary(result))
+    _say(f"cascade: {', '.join(str(path) for path in written)}")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "run": _run,
     "gate": lambda args: _run(args, gate=True),
@@ -410,6 +435,7 @@ _COMMANDS = {
     "neighbors": _neighbors,
     "sources": _sources,
     "bench": _bench,
+    "cascade": _cascade,
 }
 
 

@@ -51,3 +51,19 @@ def _word(i: int) -> str:
 @pytest.fixture
 def tiny():
     return random_embeddings()
+
+
+@pytest.fixture(scope="module")
+def bert_folder(tmp_path_factory):
+    """A tiny BERT (tests/tiny_models.py), built once per test module."""
+    from tiny_models import tiny_bert
+
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def gpt2_folder(tmp_path_factory):
+    """A tiny GPT-2 (tests/tiny_models.py), built once per test module."""
+    from tiny_models import tiny_gpt2
+
+    return tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert, tiny_gpt2
+from tiny_models import GPT2_WORDS, TEMPLATES, _byte_alphabet, tiny_bert
 
 import permtest
 from permtest import sources
@@ -20,16 +20,6 @@ from permtest.sources import _huggingface as huggingface
 from permtest.sources import load_source, minilm_folder
 
 MINILM_TEMPLATES = ["I saw a {} in the garden.", "This is a picture of a {}."]
-
-
-@pytest.fixture(scope="module")
-def bert_folder(tmp_path_factory):
-    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-@pytest.fixture(scope="module")
-def gpt2_folder(tmp_path_factory):
-    return tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 @pytest.fixture(autouse=True)

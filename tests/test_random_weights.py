@@ -15,13 +15,10 @@ distribution.
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 from scipy import stats
-from tiny_models import TEMPLATES, tiny_bert, tiny_gpt2
+from tiny_models import TEMPLATES, with_init_range
 
 from permtest.errors import PermtestError
 from permtest.sources import _huggingface as hf
@@ -51,25 +48,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def bert_folder(tmp_path_factory):
-    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-@pytest.fixture(scope="module")
-def gpt2_folder(tmp_path_factory):
-    return tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
-
-
-def with_init_range(folder, target, init_range: float):
-    """A copy of the model folder whose config.json has another initializer_range."""
-    shutil.copytree(folder, target)
-    config = json.loads((target / "config.json").read_text())
-    config["initializer_range"] = init_range
-    (target / "config.json").write_text(json.dumps(config))
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ path with it on 5,000 draws), and the engine's own reproducibility contract."""
 import numpy as np
 import pytest
 from scipy import stats
-from tiny_models import TEMPLATES, tiny_bert
+from tiny_models import TEMPLATES, tiny_bert, with_init_range
 
 import permtest
 from permtest import statistics
@@ -22,14 +22,9 @@ GROUPS = {"animals": ["cat", "dog", "spider"], "colors": ["red", "blue", "green"
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tiny_bert(folder, layers=2)
     # A wider initialiser than BERT's 0.02, so that statistics of random models vary visibly.
-    import json
-
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "initializer_range": 0.3}))
-    return folder
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    return with_init_range(tiny_bert(folder / "trained", layers=2), folder / "wide", 0.3)
 
 
 @pytest.fixture(scope="module")
