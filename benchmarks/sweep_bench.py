@@ -40,6 +40,9 @@ def main() -> None:
     spec = {"kind": "huggingface", "model": str(sources.minilm_folder()), "templates": TEMPLATES,
             "pool_size": args.pool_size}
 
+    # Imports and the model's first load, not timed (both measurements then pay the same).
+    sources.load_source({**spec, "layer": 1, "pool_size": 2}, words=words)
+    sources._cache.clear()
     started = time.perf_counter()
     one = sources.load_source({**spec, "layer": 3}, words=words)
     one_load = time.perf_counter() - started
