@@ -58,14 +58,14 @@ from ._plots import DPI, FIGSIZE, _band
 from .config import Config
 from .engine import PermutationResult, permutation_test, validate_claim
 from .errors import PermtestError
-from .nulls import Draw
+from .nulls import CASCADE_STREAM, Draw
 from .report import _crc, _safe, _write_atomically
 from .sources import is_sweep as _is_sweep
 from .sources import load_source, normalize_spec, spec_label
 
 __all__ = ["COLUMNS", "STREAM_ID", "Cascade", "ClaimCascade", "file_names", "run", "steps", "write"]
 
-STREAM_ID = 5
+STREAM_ID = CASCADE_STREAM  # reserved in the null registry: no null can take it
 NULL = "random-weights"
 COLUMNS = ("config", "claim", "statistic", "step", "randomised_layers", "value", "null_low", "null_high", "trained",
            "layer", "reaches_layer", "permutations", "seed")

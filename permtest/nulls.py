@@ -323,6 +323,9 @@ class Null:
 
 
 REGISTRY: dict[str, type[Null]] = {}
+# Stream ids of random streams that are not nulls': never a null's.
+CASCADE_STREAM = 5
+RESERVED_STREAMS = {CASCADE_STREAM: "permtest cascade"}
 
 
 def register(cls: type[Null]) -> type[Null]:
@@ -363,7 +366,7 @@ def register(cls: type[Null]) -> type[Null]:
     ...
     ValueError: null 'clash': stream_id 2 must be an unused integer >= 0 ('tokens' has it)
     """
-    taken = {other.stream_id: other.name for other in REGISTRY.values()}
+    taken = {**RESERVED_STREAMS, **{other.stream_id: other.name for other in REGISTRY.values()}}
     if not cls.name or cls.name in REGISTRY:
         raise ValueError(f"null name {cls.name!r} is empty or already registered")
     if not isinstance(cls.stream_id, int) or cls.stream_id < 0 or cls.stream_id in taken:
@@ -601,10 +604,11 @@ class RandomWeightsNull(Null):
         details = source.details
         self.groups, self.labels = groups, labels
         self.layer = details["layer"]
-        if self.layer == "input":  # the claim's pieces, spelled as the vocabulary spells them
-            self.words = [source.vocab[row] for row in groups.piece_rows]
-        else:
-            self.words = list(groups.words)
+        # At layer input: the claim's pieces as vocabulary entries, exactly (a piece
+        # 'cat' inside 'dogcat' is not the whole word 'Ġcat'); their token ids are
+        # looked up when the model is built.
+        self.tokens = [source.vocab[row] for row in groups.piece_rows] if self.layer == "input" else None
+        self.words = None if self.layer == "input" else list(groups.words)
         self.spec = (details["model"], details.get("revision"), source.name, details.get("templates"),
                      details.get("device", "cpu"))
         self._local = threading.local()  # one re-initialisable model per thread
@@ -620,11 +624,13 @@ class RandomWeightsNull(Null):
         model = getattr(self._local, "model", None)
         if model is None:
             from .sources._huggingface import Location
-            from .sources._random_weights import RandomWeights
+            from .sources._random_weights import RandomWeights, token_ids
 
             path, revision, name, templates, device = self.spec
-            model = self._local.model = RandomWeights(Location(path, revision, False, name), self.layer,
-                                                      words=self.words, templates=templates, device=device)
+            where = Location(path, revision, False, name)
+            rows = None if self.tokens is None else token_ids(where, self.tokens)
+            model = self._local.model = RandomWeights(where, self.layer, words=self.words, rows=rows,
+                                                      templates=templates, device=device)
         return model
 
     def draw(self, streams: BlockStreams, n: int) -> Draw:

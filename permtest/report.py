@@ -189,8 +189,8 @@ def _terminal_row(outcomes: dict[str, list[Outcome]], nulls: list[str], gated: b
         # The observed value does not depend on the null: one column serves them all.
         cells = [first.claim, first.statistic, _num(first.result.observed)]
     else:
-        # A sweep: the observed value at the layer with the largest one.
-        best = max(tests, key=lambda o: o.result.observed)
+        # A sweep: the observed value at its most significant layer.
+        best = min(tests, key=lambda o: o.p_adjusted)
         cells = [first.claim, first.statistic, f"{_num(best.result.observed)}@L{best.layer}"]
     for null in nulls:
         tested = outcomes.get(null)
@@ -235,9 +235,10 @@ def _paint(padded: str, cell: str) -> str:
 
 def _terminal_detail(o: Outcome) -> str:
     r = o.result
+    sweep = "" if o.p_sweep is None else f"sweep {_num(o.p_sweep, 2)}, "
     return (f"  {o.test}: observed {_num(r.observed)}, null {_num(r.null_mean)} +- {_num(r.null_sd)}, "
             f"z {_num(r.z, 3)}, p {p_with_context(r)} ({r.exceedances}/{r.permutations} as extreme), "
-            f"adjusted {_num(o.p_adjusted, 2)}, {r.seconds:.2f} s")
+            f"{sweep}adjusted {_num(o.p_adjusted, 2)}, {r.seconds:.2f} s")
 
 
 def _correction_words(correction: str) -> str:
@@ -424,7 +425,7 @@ def _plain(value):
 
 _MD_COLUMNS = ("claim", "statistic", "null", "observed", "null mean ± sd", "z", "p [95% CI]", "adjusted p",
                "significant", "expected", "verdict")
-_MD_NUMERIC = {"observed", "null mean ± sd", "z", "p [95% CI]", "adjusted p"}  # right-aligned
+_MD_NUMERIC = {"observed", "null mean ± sd", "z", "p [95% CI]", "sweep p", "adjusted p"}  # right-aligned
 
 
 def report_markdown(run: ConfigRun) -> str:
@@ -456,9 +457,11 @@ def report_markdown(run: ConfigRun) -> str:
     True
     """
     lines = _markdown_header(run)
-    lines.append("| " + " | ".join(_MD_COLUMNS) + " |")
-    lines.append("|" + "|".join("--:" if c in _MD_NUMERIC else "---" for c in _MD_COLUMNS) + "|")
-    lines += ["| " + " | ".join(_md_escape(c) for c in _markdown_row(o)) + " |" for o in run.outcomes]
+    sweep = any(o.layer is not None for o in run.outcomes)
+    columns = _MD_COLUMNS[:-4] + (("sweep p",) if sweep else ()) + _MD_COLUMNS[-4:]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "|".join("--:" if c in _MD_NUMERIC else "---" for c in columns) + "|")
+    lines += ["| " + " | ".join(_md_escape(c) for c in _markdown_row(o, sweep)) + " |" for o in run.outcomes]
     lines += ["", _markdown_method(run)]
     lines += [line for note in _notes(run.config.nulls) for line in ("", f"Note: {note}")]
     if run.warnings:
@@ -486,13 +489,13 @@ def _markdown_header(run: ConfigRun) -> list[str]:
     ]
 
 
-def _markdown_row(o: Outcome) -> list[str]:
+def _markdown_row(o: Outcome, sweep: bool = False) -> list[str]:
     r = o.result
     expected = (o.expect or "—").replace("-", " ")
     verdict = "—" if o.passed is None else ("pass" if o.passed else "**FAIL**")
     claim = o.claim if o.layer is None else f"{o.claim} (layer {o.layer})"
     return [claim, o.statistic, o.null, _num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}",
-            _num(r.z, 3), p_with_context(r), p_text(o.p_adjusted, True),
+            _num(r.z, 3), p_with_context(r), *([p_text(o.p_sweep, True)] if sweep else []), p_text(o.p_adjusted, True),
             "yes" if o.significant else "no", expected, verdict]
 
 
@@ -598,7 +601,8 @@ def junit_xml(runs: list[ConfigRun]) -> str:
 
 def _testsuite(run: ConfigRun) -> ET.Element:
     config = run.config
-    suite = ET.Element("testsuite", name=_x(config.name), tests=str(len(run.outcomes)),
+    groups = _tests(run)  # a sweep's layers are one test: its claim's decision
+    suite = ET.Element("testsuite", name=_x(config.name), tests=str(len(groups)),
                        failures=str(len(run.failures)), errors="0", skipped="0", time=f"{run.seconds:.3f}")
     properties = ET.SubElement(suite, "properties")
     name, sha = _source(run)
@@ -606,15 +610,21 @@ def _testsuite(run: ConfigRun) -> ET.Element:
                        ("source_sha256", sha), ("seed", config.seed), ("permutations", config.permutations),
                        ("correction", config.correction), ("alpha", config.alpha)):
         ET.SubElement(properties, "property", name=key, value=_x(value))
-    for outcome in run.outcomes:
-        suite.append(_testcase(config, outcome))
+    for tested in groups:
+        suite.append(_testcase(config, tested))
     return suite
 
 
-def _testcase(config, o: Outcome) -> ET.Element:
-    case = ET.Element("testcase", classname=_x(config.name), name=_x(o.test),
-                      time=f"{o.result.seconds:.3f}")
+def _testcase(config, tested: list[Outcome]) -> ET.Element:
+    # A sweep's row that speaks for it: its most significant layer.
+    o = min(tested, key=lambda outcome: outcome.p_adjusted)
+    name = o.test if o.layer is None else f"{o.claim} [{o.null}, layers {_ranges([t.layer for t in tested])}]"
+    case = ET.Element("testcase", classname=_x(config.name), name=_x(name),
+                      time=f"{sum(t.result.seconds for t in tested):.3f}")
     found = _found(config, o)
+    if o.layer is not None:
+        passing = [t.layer for t in tested if t.significant]
+        found += f"; layers significant: {_ranges(passing) if passing else 'none'}"
     if o.passed is False:
         failure = ET.SubElement(case, "failure", type="ExpectationMissed",
                                 message=_x(f"expected {o.expect} under null '{o.null}'; {found}"))
@@ -629,8 +639,9 @@ def _testcase(config, o: Outcome) -> ET.Element:
 def _found(config, o: Outcome) -> str:
     relation = "<=" if o.significant else ">"
     verdict = "significant" if o.significant else "not significant"
+    sweep = "" if o.p_sweep is None else f" at layer {o.layer}, sweep-adjusted p = {o.p_sweep:.4g}"
     return (f"found adjusted p = {o.p_adjusted:.4g} {relation} alpha {config.alpha:g} ({verdict}; "
-            f"p = {o.result.p_value:.4g}, {config.correction} correction)")
+            f"p = {o.result.p_value:.4g}{sweep}, {config.correction} correction)")
 
 
 def _testcase_detail(o: Outcome) -> str:

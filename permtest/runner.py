@@ -195,8 +195,13 @@ class ConfigRun:
 
     @property
     def failures(self) -> list[Outcome]:
-        """The gated outcomes that missed their expectation (``permtest gate`` exits 1 on any)."""
-        return [o for o in self.outcomes if o.passed is False]
+        """The gated outcomes that missed their expectation (``permtest gate`` exits 1 on
+        any), one per claim and null (a sweep's layers share their claim's decision)."""
+        missed: dict[tuple[str, str], Outcome] = {}
+        for o in self.outcomes:
+            if o.passed is False:
+                missed.setdefault((o.claim, o.null), o)
+        return list(missed.values())
 
 
 SWEEP_METHOD = ("each layer's p adjusted for the sweep by Westfall & Young's (1993) step-down min-p over the "
@@ -379,10 +384,13 @@ def _decide(config: Config, results, layers: list) -> tuple[list[Outcome], list[
     p-values across claims, separately for each null (and layer); then gate.
 
     A sweep's claim is gated on its family-wise decision: significant when any
-    layer is, after both adjustments. The correction across claims applied layer
-    by layer to sweep-adjusted p-values keeps the family-wise error over claims and
-    layers (Bonferroni and Holm: a false rejection anywhere needs a true-null
-    claim's sweep p at or below alpha over the number of true nulls)."""
+    layer is, after both adjustments. With the correction across claims applied
+    layer by layer to sweep-adjusted p-values, the claims' decisions keep their
+    family-wise error at alpha (Bonferroni and Holm alike: declaring a claim that
+    holds at no layer needs one of the |I| such claims to reach a sweep p at or below
+    alpha / |I| at some layer, which Westfall-Young bounds by alpha / |I| per claim).
+    Single layers are controlled strongly within a claim; across claims, with Holm,
+    not when claims hold at some layers only (Bonferroni controls that too)."""
     swept = _sweep(config, results, layers)
     adjusted: dict[tuple[str, str, int | None], float] = {}
     warnings: list[str] = []
@@ -402,7 +410,7 @@ def _decide(config: Config, results, layers: list) -> tuple[list[Outcome], list[
             warnings.append(
                 f"null '{null}': {budget} permutations cannot reach alpha {config.alpha} after "
                 f"{config.correction} correction over {len(family)} claims (smallest attainable p is "
-                f"{smallest:.2g}); use more permutations (-n)")
+                f"{smallest:.2g}); use more permutations (-n, or permutations: {{{null}: N}} in the config)")
     outcomes = []
     for claim in config.claims:
         for null in claim.nulls:

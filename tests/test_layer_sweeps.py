@@ -129,3 +129,18 @@ def test_early_stopping_does_not_apply_to_a_sweep(bert, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "key 'early_stop': a layer sweep compares the layers on the same permutations" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_failed_sweep_claim_is_one_failure_with_its_sweep_p_in_every_report(bert, tmp_path, capsys):
+    """Audit cases: a claim's layers share one decision, so a missed expectation is
+    one failure (terminal count, JUnit), and the Markdown shows each layer's sweep p."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(config_text(bert, ", layers: [0, 1, 2]").replace("expect: {labels: not-significant}",
+                                                                     "expect: {labels: significant}"))
+    out, junit = tmp_path / "out", tmp_path / "junit.xml"
+    assert main(["gate", str(path), "--out", str(out), "--junit", str(junit)]) == 1
+    assert "1 gated result(s) failed" in capsys.readouterr().out
+    xml = junit.read_text()
+    assert xml.count("<failure") == 1 and "split [labels, layers 0-2]" in xml and "sweep-adjusted p" in xml
+    markdown = (out / "sweep.md").read_text()
+    assert "| sweep p |" in markdown and "split (layer 2)" in markdown

@@ -140,3 +140,11 @@ def test_the_readme_table_of_nulls_is_the_registry():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert nulls.nulls_table() in readme
+
+
+def test_a_null_cannot_take_a_reserved_stream(scratch_registry):
+    class Clash(nulls.Null):
+        name, stream_id = "clash", nulls.CASCADE_STREAM
+
+    with pytest.raises(ValueError, match=r"stream_id 5 must be an unused integer >= 0 \('permtest cascade' has it\)"):
+        nulls.register(Clash)

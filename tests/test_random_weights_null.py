@@ -126,3 +126,20 @@ def test_early_stopping_takes_the_random_weights_null(inputs):
     assert stopped.permutations < 2000 and stopped.details["early_stop"]
     full = permtest.permutation_test(inputs, GROUPS, permutations=stopped.permutations, **kw)
     np.testing.assert_array_equal(stopped.null_distribution, full.null_distribution)
+
+
+def test_pieces_at_layer_input_are_drawn_as_the_rows_the_source_reads(gpt2_folder):
+    """Audit case: in a byte-level vocabulary the piece 'cat' (inside 'dogcat') and the
+    whole word 'Ġcat' are two rows; each random model must draw two rows too."""
+    from permtest._wordgroups import resolve
+    from permtest.nulls import REGISTRY, Setup
+
+    emb = permtest.load_source({"kind": "huggingface", "model": str(gpt2_folder)})
+    groups = resolve(emb, {"a": ["dogcat", "cat", "red", "blue"]}, "mean", "")
+    vectors = groups.pool(emb.matrix[groups.piece_rows].astype(np.float64)[None])
+    null = REGISTRY["random-weights"].bind(Setup(emb.matrix, groups, groups.labels, np.ones(4, dtype=bool), vectors,
+                                                 source=emb))
+    drawn = null._model()._rows
+    vocab = null._model().tokenizer.get_vocab()
+    assert drawn == [vocab[emb.vocab[row]] for row in groups.piece_rows]
+    assert len(set(drawn)) == len(set(groups.piece_rows.tolist()))

@@ -196,7 +196,7 @@ def test_reach_warning_counts_the_budget_not_what_early_stopping_used(minilm, tm
 
     assert run(30, "false", "ab").warnings == (
         "null 'tokens': 30 permutations cannot reach alpha 0.05 after holm correction over 2 claims "
-        "(smallest attainable p is 0.032); use more permutations (-n)",)
+        "(smallest attainable p is 0.032); use more permutations (-n, or permutations: {tokens: N} in the config)",)
     # Alone in its family, the control stops after a few dozen of 10,000 permutations
     # (too few to reach alpha by themselves); the budget of 10,000 can reach it.
     stopped = run(10_000, "true", "b")

@@ -71,7 +71,7 @@ from ..errors import PermtestError
 from . import _huggingface as hf
 from . import _templates
 
-__all__ = ["RandomWeights"]
+__all__ = ["RandomWeights", "token_ids"]
 
 _ROWS, _WEIGHTS = 0, 1  # spawn-key domains under a permutation's SeedSequence
 # Not the source's own layer check: a config's layer may also be 'all' (a sweep of layers).
@@ -403,6 +403,16 @@ class RandomWeights:
         sentences = _Sentences(self.where, self.tokenizer, self.config, self.device, self._encoded,
                                network=model.to(self.device))
         return self._pooled(sentences)
+
+
+def token_ids(where: hf.Location, tokens: list[str]) -> list[int]:
+    """The token ids of vocabulary entries, exactly as spelled (a source's rows at
+    ``layer: input`` are entries: a continuation piece is not its whole-word twin)."""
+    vocab = hf.load_tokenizer(where).get_vocab()
+    missing = [token for token in tokens if token not in vocab]
+    if missing:
+        raise PermtestError(f"{where.name}: {missing[0]!r} is not an entry of the tokenizer's vocabulary")
+    return [vocab[token] for token in tokens]
 
 
 def _checked_seed(seed) -> np.random.SeedSequence:
