@@ -609,8 +609,8 @@ class RandomWeightsNull(Null):
         # looked up when the model is built.
         self.tokens = [source.vocab[row] for row in groups.piece_rows] if self.layer == "input" else None
         self.words = None if self.layer == "input" else list(groups.words)
-        self.spec = (details["model"], details.get("revision"), source.name, details.get("templates"),
-                     details.get("device", "cpu"))
+        self.spec = (details["model"], details.get("revision"), details.get("trust_remote_code", False), source.name,
+                     details.get("templates"), details.get("device", "cpu"))
         self._local = threading.local()  # one re-initialisable model per thread
 
     def __getstate__(self):  # to a worker process: rebuilt there
@@ -626,8 +626,8 @@ class RandomWeightsNull(Null):
             from .sources._huggingface import Location
             from .sources._random_weights import RandomWeights, token_ids
 
-            path, revision, name, templates, device = self.spec
-            where = Location(path, revision, False, name)
+            path, revision, remote_code, name, templates, device = self.spec
+            where = Location(path, revision, remote_code, name)
             rows = None if self.tokens is None else token_ids(where, self.tokens)
             model = self._local.model = RandomWeights(where, self.layer, words=self.words, rows=rows,
                                                       templates=templates, device=device)

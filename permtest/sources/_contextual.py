@@ -104,6 +104,7 @@ def load(spec: dict, words: list[str], name: str, progress=None, sweep: tuple[in
         "cache": "hit" if pool_hit and not missing else ("partial" if pool_hit else "miss"),
         "computed_words": (0 if pool_hit else len(pool)) + len(missing),
         "cache_folder": str(folder), "device": spec["device"],
+        **({"trust_remote_code": True} if spec["trust_remote_code"] else {}),
         "seconds": round(time.perf_counter() - started, 3),
     }
     return Embeddings.from_array(matrix, pool + extras, name=name, details=details, whole_words=whole)

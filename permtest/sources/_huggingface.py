@@ -390,6 +390,8 @@ def input_embeddings(model: str | Path, name: str, revision: str | None = None,
     start = word_start(tokenizer)
     details = {"model": str(model), "revision": revision, "layer": "input",
                "transformers": _transformers().__version__}
+    if trust_remote_code:  # recorded only when set: other sources' details stay as they were
+        details["trust_remote_code"] = True
     weight, vocab, dropped = _usable_rows(weight, vocab)
     if dropped:
         details.update(dropped_rows=dropped[:20], dropped_count=len(dropped))
