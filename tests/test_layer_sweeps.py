@@ -144,3 +144,19 @@ def test_a_failed_sweep_claim_is_one_failure_with_its_sweep_p_in_every_report(be
     assert xml.count("<failure") == 1 and "split [labels, layers 0-2]" in xml and "sweep-adjusted p" in xml
     markdown = (out / "sweep.md").read_text()
     assert "| sweep p |" in markdown and "split (layer 2)" in markdown
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{kind: minilm, layers: [0, 9], templates: ['{}.'], pool_size: 50}",
+     r"source key 'layers': model .* has 6 layers, so layers must be in 0\.\.6 \(0 = the embedding output\); got 9"),
+    ("{kind: glove, layer: all}", r"source kind 'glove' has no layers \(source key 'layer'\)"),
+])
+def test_bad_sweeps_exit_2_with_one_line(tmp_path, capsys, source, message):
+    import re
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"version: 1\nsource: {source}\nnulls: [labels]\nclaims:\n"
+                    "  - {name: c, statistic: separation, groups: {a: [red, blue], b: [dog, cat]}}\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
