@@ -25,7 +25,7 @@ def test_run_config_returns_the_warnings_with_the_table(tmp_path):
     # 9 permutations: the smallest p is 0.1, which holm over 2 claims cannot bring under 0.05.
     assert table.attrs["warnings"] == ["null 'tokens': 9 permutations cannot reach alpha 0.05 after holm "
                                        "correction over 2 claims (smallest attainable p is 0.1); use more "
-                                       "permutations (-n)"]
+                                       "permutations (-n, or permutations: {tokens: N} in the config)"]
 
 
 def test_options_after_the_null_are_keyword_only(tiny):
