@@ -439,6 +439,7 @@ class ColumnsNull(ShuffleNull):
 
     name = "columns"
     stream_id = 1
+    note = ""  # shuffle's note is not this null's (a subclass inherits it otherwise)
     randomises = "each dimension's values across tokens, independently"
     keeps = "each dimension's distribution (means, scales, rogue dimensions)"
     answers = "\"is it more than per-dimension quirks?\""

@@ -567,3 +567,10 @@ def test_write_junit_is_atomic_and_names_its_flag(run, tmp_path, monkeypatch):
 def test_matplotlib_is_imported_only_to_plot():
     code = "import sys, permtest.report; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_each_nulls_note_is_said_once():
+    """columns subclasses shuffle; it must not inherit shuffle's lenient-null note
+    (colors.yaml printed it twice)."""
+    notes = report._notes(["tokens", "columns", "shuffle"])
+    assert len(notes) == 1 and "shuffle alone is a lenient null" in notes[0]
