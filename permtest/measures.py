@@ -33,7 +33,7 @@ import numpy as np
 from . import _usercode as usercode
 from . import statistics
 from ._arrays import is_torch_array, namespace
-from ._checks import Choice, Integer, require
+from ._checks import AnyOf, Boolean, Choice, Integer, Interval, require
 from ._wordgroups import WordGroups
 from .errors import PermtestError, one_of, shown
 
@@ -187,6 +187,55 @@ class RsaMeasure(Measure):
 
     def __call__(self, draw: Draw) -> np.ndarray:
         return self.statistic.function(draw.vectors, draw.labels, self._model_ranks)
+
+
+class ProbeMeasure(Measure):
+    """Cross-validated accuracy of a ridge probe (:func:`permtest.statistics.probe`).
+
+    The folds come from the claim's labels once (:func:`~permtest.statistics.probe_folds`)
+    and never change, and the penalty is chosen once, so every permutation scores
+    the same classifier on the same folds. The prediction matrix depends on the
+    vectors alone: under the ``labels`` null (one set of vectors for every draw)
+    it is computed once and a batch of labellings is one matrix product."""
+
+    def __init__(self, statistic, groups, params, where="", other_vectors=None):
+        super().__init__(statistic, groups, params, where)
+        self.fold = statistics.probe_folds(groups.labels, params["folds"])
+        self.balanced = bool(params["balanced"])
+        # None until the first draw the measure sees, the engine's observed one
+        # (computed before any null draw): chosen there by leave-one-out, then held.
+        self.penalty = params["penalty"]
+        self.penalty_chosen = params["penalty"] is None
+        self._shared: tuple[np.ndarray, np.ndarray] | None = None  # (vectors, hat) of a draw shared by a batch
+
+    def values(self, vectors, labels):
+        vectors = np.asarray(vectors, dtype=np.float64)
+        n_groups = self.groups.n_groups
+        if self.penalty is None:
+            self.penalty = statistics.probe_penalty(vectors[0], self.groups.labels, n_groups)
+        return statistics.probe_accuracy(statistics.probe_predictions(self._hat(vectors), labels, n_groups),
+                                         labels, self.fold, n_groups, self.balanced)
+
+    def _hat(self, vectors: np.ndarray) -> np.ndarray:
+        if vectors.shape[0] != 1:
+            return statistics.probe_hat(vectors, self.fold, self.penalty)
+        # One set of vectors for the batch (the labels null, the observed draw): its
+        # matrix is reused while the vectors are the same (compared, not trusted by identity).
+        shared = self._shared
+        if shared is not None and np.array_equal(shared[0], vectors):
+            return shared[1]
+        hat = statistics.probe_hat(vectors, self.fold, self.penalty)
+        self._shared = (vectors.copy(), hat)
+        return hat
+
+    def details(self, draw: Draw) -> dict:
+        sizes = np.bincount(self.groups.labels, minlength=self.groups.n_groups)
+        chance = 1.0 / sizes.size if self.balanced else float(sizes.max() / sizes.sum())
+        if self.penalty is None:
+            self(draw)
+        return {"probe": {"penalty": float(self.penalty),
+                          "penalty_from": "leave-one-out" if self.penalty_chosen else "params",
+                          "folds": self.params["folds"], "balanced": self.balanced, "chance": chance}}
 
 
 class FunctionMeasure(Measure):
@@ -593,8 +642,8 @@ def builtins() -> list[Statistic]:
     Returns
     -------
     list of Statistic
-        ``coherence``, ``separation``, ``silhouette``, ``neighbors``, ``weat`` and
-        ``rsa``; registered and entry-point statistics are not among them (they
+        ``coherence``, ``separation``, ``silhouette``, ``neighbors``, ``weat``,
+        ``rsa`` and ``probe``; registered and entry-point statistics are not among them (they
         are in :data:`STATISTICS`).
 
     Examples
@@ -602,7 +651,7 @@ def builtins() -> list[Statistic]:
     >>> from permtest import measures
     >>> [(s.name, s.groups_text, s.device) for s in measures.builtins()]  # doctest: +NORMALIZE_WHITESPACE
     [('coherence', '1+', True), ('separation', '2+', True), ('silhouette', '2+', True),
-     ('neighbors', '1+', False), ('weat', '4', False), ('rsa', '1+', False)]
+     ('neighbors', '1+', False), ('weat', '4', False), ('rsa', '1+', False), ('probe', '2+', False)]
     """
     return STATISTICS.builtins()
 
@@ -832,6 +881,33 @@ def _rsa_params(values: dict, groups: WordGroups, where: str) -> None:
                             f"per group every pair is between groups, so the model does not vary")
 
 
+def _every_group_split(sizes: Mapping[str, int]) -> list[str]:
+    return [f"group '{g}' has one word; probe needs 2+ words per group (one to train on, one to hold out)"
+            for g, size in sizes.items() if size == 1]
+
+
+_FOLDS = AnyOf(Integer(2), Choice(("loo",)), expected="an integer >= 2 or 'loo'")
+_PENALTY = Interval(0, float("inf"), expected="a number > 0, or null (chosen by leave-one-out)")
+
+
+def _probe_params(values: dict, groups: WordGroups, where: str) -> None:
+    """folds: 2+ and at most the smallest group's size (every fold holds out words
+    of every group); penalty: > 0 or None; balanced: a boolean."""
+    name = "of statistic 'probe'"
+    values["folds"] = require(values["folds"], _FOLDS, f"parameter 'folds' {name}", where)
+    if values["penalty"] is not None:
+        values["penalty"] = float(require(values["penalty"], _PENALTY, f"parameter 'penalty' {name}", where))
+    require(values["balanced"], Boolean(), f"parameter 'balanced' {name}", where)
+    smallest = int(np.argmin(groups.sizes))
+    if values["folds"] != "loo" and values["folds"] > groups.sizes[smallest]:
+        raise PermtestError(f"{where}parameter 'folds' {name} is {values['folds']}, more than the "
+                            f"{groups.sizes[smallest]} words of group '{groups.names[smallest]}' (each fold holds "
+                            f"out words of every group); use folds <= {groups.sizes[smallest]} or 'loo'")
+    if values["folds"] == "loo" and values["balanced"]:
+        raise PermtestError(f"{where}parameter 'balanced' {name} needs folds >= 2, not 'loo' (a fold of one word "
+                            f"has a balanced accuracy equal to its accuracy)")
+
+
 # --- the built-in statistics, in the README's order -------------------------------
 
 _builtin(Statistic(
@@ -858,6 +934,13 @@ _builtin(Statistic(
     summary="Spearman correlation of the words' cosine-distance matrix (upper triangle) with group membership, or "
             "with the same words in another source: `params: {other: minilm}`"))
 
+_builtin(Statistic(
+    "probe", statistics.probe, ProbeMeasure, min_groups=2, shape=_every_group_split,
+    params={"folds": 5, "penalty": None, "balanced": False}, check=_probe_params,
+    summary="cross-validated accuracy of a ridge classifier predicting each word's group from its vector "
+            "(scikit-learn's `RidgeClassifier`, fixed stratified folds); `params: {folds: 5 (or loo), penalty: "
+            "alpha (default: chosen by leave-one-out on the observed words from 1e-3 to 1e3, then held fixed; "
+            "in the JSON), balanced: false}`"))
 
 # The tokens null of ``neighbors`` needs the k nearest vocabulary neighbours of every
 # pool word (:func:`permtest._knn.pool_neighbors`): pool x V similarities of d values

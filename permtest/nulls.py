@@ -645,6 +645,59 @@ class RandomWeightsNull(Null):
         return Draw(self.labels, vectors=vectors, rows=self.groups.rows[None, :])
 
 
+
+@register
+class WithinClassNull(Null):
+    """Each dimension's values permuted among the words of the same group
+    (Ojala & Garriga 2010, Test 2).
+
+    For every permutation, every group and every dimension independently, the
+    group's words exchange their values of that dimension: each group's
+    per-dimension (class-conditional) marginals are kept exactly, the dependence
+    between dimensions within a group is destroyed. A group of one word keeps its
+    values. A claim with one group is allowed: the null is then a per-dimension
+    shuffle across all the claim's words. The draw carries the claim's labels
+    unchanged; the classes are the claim's groups (``groups.labels``), also for a
+    statistic whose labels are word positions.
+
+    The permutations sort keys ``group + u / 2`` with ``u`` from one call
+    ``streams.main.random((n, d, words))``: each group's keys sort among
+    themselves (a uniform permutation per permutation, dimension and group), and
+    the call fills its keys in order, so permutation ``i`` reads the same keys for
+    any batch size.
+    """
+
+    name = "within-class"
+    stream_id = 6
+    serves_neighbors = False  # the words' vectors change, their vocabulary neighbours are not drawn
+    randomises = ("each dimension's values among the words of the same group, independently per dimension and group "
+                  "(Ojala & Garriga 2010, Test 2)")
+    keeps = "the words, their groups and each group's per-dimension value distributions"
+    answers = ("\"is it the *dependence between dimensions*, beyond each group's per-dimension values?\" (one group: "
+               "a per-dimension shuffle of the claim's words)")
+
+    @classmethod
+    def bind(cls, setup: Setup) -> WithinClassNull:
+        return cls(setup.groups, setup.labels, setup.vectors)
+
+    def __init__(self, groups: WordGroups, labels: np.ndarray, vectors: np.ndarray):
+        self.groups = groups
+        self.labels = labels
+        classes = np.asarray(groups.labels)
+        # Words sorted by group (stable), so each group is one contiguous run.
+        self.order = np.argsort(classes, kind="stable")
+        self.offsets = classes[self.order].astype(np.float64)  # key = group + u / 2, u in [0, 1)
+        self.sorted_values = np.ascontiguousarray(vectors[0][self.order].T)  # (d, words)
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        dims, words = self.sorted_values.shape
+        keys = streams.main.random((n, dims, words)) * 0.5 + self.offsets
+        moved = np.take_along_axis(np.broadcast_to(self.sorted_values, keys.shape),
+                                   np.argsort(keys, axis=-1, kind="stable"), axis=-1)
+        vectors = np.empty((n, words, dims))
+        vectors[:, self.order, :] = moved.transpose(0, 2, 1)
+        return Draw(self.labels, vectors=vectors, rows=self.groups.rows[None, :])
+
 # The built-in nulls' names; what a null is comes from REGISTRY, never from a
 # position in this tuple.
 NULLS = names()

@@ -19,8 +19,8 @@ import numpy as np
 
 from ._arrays import namespace
 
-__all__ = ["coherence", "cosines", "membership_ranks", "neighbor_fraction", "rsa", "separation", "silhouette",
-           "weat"]
+__all__ = ["coherence", "cosines", "membership_ranks", "neighbor_fraction", "probe_accuracy", "probe_folds",
+           "probe_hat", "probe_penalty", "rsa", "separation", "silhouette", "weat"]
 
 
 def cosines(vectors):
@@ -534,3 +534,229 @@ def _between(labels: np.ndarray) -> np.ndarray:
     labels = np.atleast_2d(labels)
     i, j = pair_indices(labels.shape[-1])
     return labels[:, i] != labels[:, j]
+
+
+# --- probe: cross-validated ridge classification ---------------------------------
+
+# The grid the probe's default penalty is chosen from (leave-one-out, observed draw).
+PROBE_PENALTIES = tuple(float(10.0 ** e) for e in range(-3, 4))
+
+
+def probe_folds(labels: np.ndarray, folds) -> np.ndarray:
+    """The fold of each word: stratified, deterministic, from the claim's labels alone.
+
+    Within each group, in the order of the words, the folds are dealt round-robin;
+    the count carries on from one group to the next, so the folds' sizes differ by
+    at most one. The folds never depend on a permutation: under the ``labels`` null
+    the same words are held out whatever the labels.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        ``(n,)`` group index of each word (the claim's own labels).
+    folds : int or "loo"
+        The number of folds, or ``"loo"`` (leave-one-out: one fold per word).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` int64 fold index of each word.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import probe_folds
+    >>> probe_folds(np.array([0, 0, 0, 1, 1, 1, 1]), 2)
+    array([0, 1, 0, 1, 0, 1, 0])
+    >>> probe_folds(np.array([0, 0, 1]), "loo")
+    array([0, 1, 2])
+    """
+    labels = np.asarray(labels)
+    if folds == "loo":
+        return np.arange(labels.size, dtype=np.int64)
+    fold = np.empty(labels.size, dtype=np.int64)
+    start = 0
+    for group in np.unique(labels):
+        members = np.flatnonzero(labels == group)
+        fold[members] = (start + np.arange(members.size)) % folds
+        start += members.size
+    return fold
+
+
+def probe_hat(vectors: np.ndarray, fold: np.ndarray, penalty: float) -> np.ndarray:
+    """``(B, n, d)`` vectors -> ``(B, n, n)`` cross-validated ridge prediction matrices.
+
+    Row ``i`` holds the weights by which the ridge model fitted without word
+    ``i``'s fold predicts word ``i`` from the training words' targets (zero on
+    ``i``'s fold): for any targets ``Y`` of shape ``(n, c)``, ``hat @ Y`` is every
+    word's held-out prediction. The model is scikit-learn's ``Ridge`` with an
+    intercept (features and targets centred on the training means), in its dual
+    form: with ``X`` the centred training vectors and ``x`` a centred test vector,
+    ``x X' (X X' + penalty I)^-1`` weighs the centred targets, and the intercept
+    adds their mean. Only ``n x n`` Gram matrices are factorised, whatever ``d``.
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray
+        ``(B, n, d)`` float vectors of ``B`` draws.
+    fold : numpy.ndarray
+        ``(n,)`` fold of each word (:func:`probe_folds`).
+    penalty : float
+        The ridge penalty (scikit-learn's ``alpha``), > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, n, n)`` float64; each row sums to 1 (the intercept).
+
+    Examples
+    --------
+    Two folds of two words: each word is predicted from the other fold alone.
+
+    >>> import numpy as np
+    >>> from permtest.statistics import probe_hat
+    >>> vectors = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]]])
+    >>> hat = probe_hat(vectors, np.array([0, 1, 0, 1]), 0.1)
+    >>> (hat[0] != 0).astype(int)
+    array([[0, 1, 0, 1],
+           [1, 0, 1, 0],
+           [0, 1, 0, 1],
+           [1, 0, 1, 0]])
+    >>> hat.sum(axis=2).round(12)
+    array([[1., 1., 1., 1.]])
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    gram = np.matmul(vectors, vectors.transpose(0, 2, 1))
+    hat = np.zeros_like(gram)
+    for f in np.unique(fold):
+        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        m = train.size
+        inner = gram[:, train[:, None], train]  # (B, m, m)
+        cross = gram[:, test[:, None], train]  # (B, s, m)
+        # Centring on the training mean mu, from the Gram matrix alone:
+        # (a - mu).(b - mu) = a.b - a.mu - mu.b + mu.mu.
+        dots = inner.mean(axis=1)  # mu . x_t for each training word t
+        square = dots.mean(axis=1)[:, None, None]  # mu . mu
+        kernel = inner - dots[:, :, None] - dots[:, None, :] + square
+        cross = cross - cross.mean(axis=2, keepdims=True) - dots[:, None, :] + square
+        kernel[:, np.arange(m), np.arange(m)] += penalty
+        # The kernel is symmetric: (K^-1 A')' = A K^-1.
+        weights = np.linalg.solve(kernel, cross.transpose(0, 2, 1)).transpose(0, 2, 1)
+        # Centred targets: W (I - 11'/m) y; then + mean(y) for the intercept.
+        weights = weights - weights.sum(axis=2, keepdims=True) / m + 1.0 / m
+        hat[:, test[:, None], train] = weights
+    return hat
+
+
+def probe_predictions(hat: np.ndarray, labels, n_groups: int) -> np.ndarray:
+    """``(B or 1, n, n)`` prediction matrices and ``(n,)`` or ``(B, n)`` labels ->
+    ``(B, n)`` predicted group of each word.
+
+    scikit-learn's ``RidgeClassifier`` codes the targets ``2 z - 1`` (``z`` the
+    one-hot indicators) and predicts the largest score. Each row of ``hat`` sums to
+    1, so a score is ``2 hat z - 1`` and the largest ``hat z`` is the same
+    prediction: one matrix product per batch, whatever the labels. With two
+    groups the two scores are opposite, and the first wins a tie, as
+    scikit-learn's ``score > 0`` does."""
+    return np.argmax(np.matmul(hat, one_hot(labels, n_groups)), axis=-1)
+
+
+def probe_accuracy(predicted: np.ndarray, labels, fold: np.ndarray, n_groups: int,
+                   balanced: bool = False) -> np.ndarray:
+    """Accuracy of each fold's predictions, averaged over folds (as the mean of
+    ``sklearn.model_selection.cross_val_score``).
+
+    Parameters
+    ----------
+    predicted : numpy.ndarray
+        ``(B, n)`` predicted group of each word (:func:`probe_predictions`).
+    labels : numpy.ndarray
+        ``(n,)`` or ``(B, n)`` true group of each word.
+    fold : numpy.ndarray
+        ``(n,)`` fold of each word.
+    n_groups : int
+        The number of groups.
+    balanced : bool, default False
+        Balanced accuracy per fold: the mean recall over the groups present in the
+        fold (``sklearn.metrics.balanced_accuracy_score``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import probe_accuracy
+    >>> probe_accuracy(np.array([[0, 1, 1, 1]]), np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), 2)
+    array([0.75])
+    >>> probe_accuracy(np.array([[0, 1, 1, 1]]), np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), 2, balanced=True)
+    array([0.75])
+    """
+    labels = np.atleast_2d(labels)
+    correct = (predicted == labels).astype(np.float64)  # (B, n)
+    in_fold = (fold[:, None] == np.unique(fold)).astype(np.float64)  # (n, k)
+    if not balanced:
+        # Sums of zeros and ones: exact, so the order of summation never matters.
+        return (np.matmul(correct, in_fold) / in_fold.sum(axis=0)).mean(axis=1)
+    member = one_hot(labels, n_groups).transpose(0, 2, 1)  # (B, g, n)
+    hits = np.matmul(member * correct[:, None, :], in_fold)  # (B, g, k)
+    counts = np.matmul(member, in_fold)
+    present = counts > 0
+    recall = np.where(present, hits / np.where(present, counts, 1.0), 0.0)
+    return (recall.sum(axis=1) / present.sum(axis=1)).mean(axis=1)
+
+
+def probe(vectors: np.ndarray, labels, fold: np.ndarray, n_groups: int, penalty: float,
+          balanced: bool = False) -> np.ndarray:
+    """Cross-validated accuracy of a ridge probe predicting each word's group from
+    its vector: ``(B, n, d)`` vectors and ``(n,)`` or ``(B, n)`` labels -> ``(B,)``.
+
+    :func:`probe_hat`, then :func:`probe_predictions`, then :func:`probe_accuracy`.
+    Equal to the mean of ``cross_val_score(RidgeClassifier(alpha=penalty), X, y,
+    cv=folds)`` with the same folds."""
+    return probe_accuracy(probe_predictions(probe_hat(vectors, fold, penalty), labels, n_groups), labels, fold,
+                          n_groups, balanced)
+
+
+def probe_penalty(vectors: np.ndarray, labels: np.ndarray, n_groups: int,
+                  grid: tuple[float, ...] = PROBE_PENALTIES) -> float:
+    """The penalty of ``grid`` with the best leave-one-out accuracy.
+
+    Chosen once, on the claim's own words and labels, and then held fixed for every
+    permutation: the null distribution does not repeat the choice, so a p-value is
+    slightly optimistic when the penalty is chosen (give one to avoid that).
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray
+        ``(n, d)`` vectors of the claim's words.
+    labels : numpy.ndarray
+        ``(n,)`` group index of each word.
+    n_groups : int
+        The number of groups.
+    grid : tuple of float, default PROBE_PENALTIES
+        The candidate penalties (``10 ** -3`` to ``10 ** 3``).
+
+    Returns
+    -------
+    float
+        The penalty with the best leave-one-out accuracy; a tie goes to the largest
+        (the simplest model among the best).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import probe_penalty
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 6)
+    >>> vectors = rng.normal(size=(12, 3)) + 3.0 * labels[:, None]
+    >>> probe_penalty(vectors, labels, 2)  # 1e-3 to 1e2 classify all 12; 1e3 shrinks too far
+    100.0
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)[None]
+    fold = np.arange(vectors.shape[1])
+    scores = [probe(vectors, labels, fold, n_groups, penalty)[0] for penalty in grid]
+    best = max(scores)
+    return float(max(p for p, s in zip(grid, scores) if s == best))

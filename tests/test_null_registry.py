@@ -16,7 +16,7 @@ TODAY = {"shuffle": 0, "columns": 1, "tokens": 2, "labels": 3}
 
 
 # Added later, each with a new id; the ids above never change.
-ADDED = {"random-weights": 4}
+ADDED = {"random-weights": 4, "within-class": 6}
 
 
 def test_streams_of_todays_nulls_are_unchanged():
@@ -73,7 +73,8 @@ def test_bind_builds_each_null_from_one_setup(tiny):
     assert "has none" in nulls.REGISTRY["random-weights"].source_problem(tiny, "none")
     built = {name: null.bind(setup) for name, null in nulls.REGISTRY.items() if name != "random-weights"}
     assert {name: type(null).__name__ for name, null in built.items()} == {
-        "shuffle": "ShuffleNull", "columns": "ColumnsNull", "tokens": "TokensNull", "labels": "LabelsNull"}
+        "shuffle": "ShuffleNull", "columns": "ColumnsNull", "tokens": "TokensNull", "labels": "LabelsNull",
+        "within-class": "WithinClassNull"}
     assert built["labels"].arrangements() == 10  # 5! / (3! 2!)
 
 
