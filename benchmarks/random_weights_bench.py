@@ -39,9 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-WORDS = ["cat", "dog", "horse", "cow", "sheep", "goat", "pig", "mouse", "lion", "tiger",
-         "red", "blue", "green", "yellow", "purple", "orange", "brown", "black", "white", "pink"]
-TEMPLATES = ["{}.", "The {} is here.", "I saw a {} yesterday.", "This is about the {}."]
+from permtest._bench import RW_TEMPLATES as TEMPLATES  # noqa: E402  (permtest bench's claim: one definition)
+from permtest._bench import RW_WORDS  # noqa: E402
+
+WORDS = list(RW_WORDS)
 TARGET_PERMS_PER_S = 10.0
 PERMS = {3: {"fast": 20, "naive": 3}, "input": {"fast": 300, "naive": 3}}  # per round
 

@@ -259,17 +259,24 @@ class FunctionMeasure(Measure):
     def __call__(self, draw: Draw) -> np.ndarray:
         vectors, labels = _inputs(draw.vectors, draw.labels)
         values = self._values(vectors, labels)
-        if np.isnan(values).any():
-            raise PermtestError(f"{self._prefix}returned NaN for {np.isnan(values).sum()} of {values.size} draws of "
-                                f"the null; a statistic must be defined for every draw (a NaN never counts as "
-                                f"extreme, so it would make the p-value too small)")
+        self._refuse_nan(int(np.isnan(values).sum()), values.size)
         return values
 
-    def _values(self, vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def _call(self, vectors, labels):
+        """The function's output; an exception inside it is one line naming it."""
         try:
-            out = self.statistic.function(vectors, labels, **self.kwargs)
+            return self.statistic.function(vectors, labels, **self.kwargs)
         except Exception as exc:
             raise PermtestError(f"{self._prefix}raised {usercode.describe(exc)}") from exc
+
+    def _refuse_nan(self, missing: int, batch: int) -> None:
+        if missing:
+            raise PermtestError(f"{self._prefix}returned NaN for {missing} of {batch} draws of the null; a statistic "
+                                f"must be defined for every draw (a NaN never counts as extreme, so it would make "
+                                f"the p-value too small)")
+
+    def _values(self, vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        out = self._call(vectors, labels)
         batch = vectors.shape[0]
         try:
             values = np.asarray(out)
@@ -314,10 +321,7 @@ class FunctionMeasure(Measure):
             # A view that refuses writes: the engine's shared vectors stay untouched.
             vectors = xp.broadcast_to(vectors, (batch,) + tuple(vectors.shape[1:]))
         labels = xp.asarray(labels, copy=True)  # the engine reuses its labels for every chunk
-        try:
-            out = self.statistic.function(vectors, labels, **self.kwargs)
-        except Exception as exc:
-            raise PermtestError(f"{self._prefix}raised {usercode.describe(exc)}") from exc
+        out = self._call(vectors, labels)
         if not is_torch_array(out) or out.device != vectors.device:
             raise PermtestError(f"{self._prefix}returned {type(out).__name__} for torch tensors on "
                                 f"{vectors.device}; expected a tensor there")
@@ -327,11 +331,7 @@ class FunctionMeasure(Measure):
         if out.dtype.is_complex:
             raise PermtestError(f"{self._prefix}returned dtype {out.dtype}; expected a float array of shape ({batch},)")
         out = xp.astype(out, xp.float64)
-        missing = int(xp.sum(xp.astype(xp.isnan(out), xp.int64)))
-        if missing:
-            raise PermtestError(f"{self._prefix}returned NaN for {missing} of {batch} draws of the null; a statistic "
-                                f"must be defined for every draw (a NaN never counts as extreme, so it would make "
-                                f"the p-value too small)")
+        self._refuse_nan(int(xp.sum(xp.astype(xp.isnan(out), xp.int64))), batch)
         return out
 
     def tried_on(self, device: str) -> bool:

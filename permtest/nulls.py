@@ -625,12 +625,12 @@ class RandomWeightsNull(Null):
         model = getattr(self._local, "model", None)
         if model is None:
             from .sources._huggingface import Location
-            from .sources._random_weights import RandomWeights, token_ids
+            from .sources._random_weights import RandomWeights
 
             path, revision, remote_code, name, templates, device = self.spec
             where = Location(path, revision, remote_code, name)
-            rows = None if self.tokens is None else token_ids(where, self.tokens)
-            model = self._local.model = RandomWeights(where, self.layer, words=self.words, rows=rows,
+            # The tokenizer the model loads anyway looks the pieces up (once per thread).
+            model = self._local.model = RandomWeights(where, self.layer, words=self.words, tokens=self.tokens,
                                                       templates=templates, device=device)
         return model
 

@@ -71,7 +71,7 @@ from ..errors import PermtestError
 from . import _huggingface as hf
 from . import _templates
 
-__all__ = ["RandomWeights", "token_ids"]
+__all__ = ["RandomWeights"]
 
 _ROWS, _WEIGHTS = 0, 1  # spawn-key domains under a permutation's SeedSequence
 # Not the source's own layer check: a config's layer may also be 'all' (a sweep of layers).
@@ -184,6 +184,9 @@ class RandomWeights:
         Sentences holding one ``{}`` each; required for an integer layer.
     rows : sequence of int, optional
         ``layer: "input"`` only: the token ids to draw (duplicates allowed).
+    tokens : sequence of str, optional
+        ``layer: "input"`` only, instead of ``rows``: vocabulary entries exactly as
+        spelled (a source's rows: the piece ``cat`` is not the whole word ``Ġcat``).
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``: where the forward pass runs. Weights are
         drawn on the CPU whatever the device.
@@ -198,7 +201,8 @@ class RandomWeights:
         Blocks the fast path runs (integer layers), of ``layers`` in the model.
     """
 
-    def __init__(self, where: hf.Location, layer, words=None, templates=None, rows=None, device: str = "cpu"):
+    def __init__(self, where: hf.Location, layer, words=None, templates=None, rows=None, device: str = "cpu",
+                 tokens=None):
         self.where = where
         self.layer = require(layer, _LAYER, "layer", where=f"{where.name}: ")
         if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
@@ -219,7 +223,7 @@ class RandomWeights:
         self.width = embedding.embedding_dim
         self._one_row = _resized(embedding, 1)
         if self.layer == "input":
-            self._setup_input(words, rows)
+            self._setup_input(words, rows if tokens is None else self._token_ids(tokens))
         else:
             self._setup_layer(words, templates)
 
@@ -249,6 +253,14 @@ class RandomWeights:
             self._rows = [self._token_id(word) for word in words]
         self.depth = None
         self._templates = None
+
+    def _token_ids(self, tokens) -> list[int]:
+        """The ids of vocabulary entries, exactly as spelled."""
+        vocab = self.tokenizer.get_vocab()
+        missing = [token for token in tokens if token not in vocab]
+        if missing:
+            raise PermtestError(f"{self.where.name}: {missing[0]!r} is not an entry of the tokenizer's vocabulary")
+        return [vocab[token] for token in tokens]
 
     def _token_id(self, word: str) -> int:
         """The row the input-layer source reads for ``word``: its first spelling
@@ -403,16 +415,6 @@ class RandomWeights:
         sentences = _Sentences(self.where, self.tokenizer, self.config, self.device, self._encoded,
                                network=model.to(self.device))
         return self._pooled(sentences)
-
-
-def token_ids(where: hf.Location, tokens: list[str]) -> list[int]:
-    """The token ids of vocabulary entries, exactly as spelled (a source's rows at
-    ``layer: input`` are entries: a continuation piece is not its whole-word twin)."""
-    vocab = hf.load_tokenizer(where).get_vocab()
-    missing = [token for token in tokens if token not in vocab]
-    if missing:
-        raise PermtestError(f"{where.name}: {missing[0]!r} is not an entry of the tokenizer's vocabulary")
-    return [vocab[token] for token in tokens]
 
 
 def _checked_seed(seed) -> np.random.SeedSequence:
