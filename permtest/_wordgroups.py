@@ -28,6 +28,9 @@ class WordGroups:
     ``pieces[i]`` lists the rows pooled into word ``i``'s vector: one row for a
     vocabulary word, several for a word the tokenizer splits (``subwords: mean``).
     ``rows[i]`` is the word's own row, or -1 when it has none (a pooled word).
+    The last ``companions`` groups are not the claim's: they hold words a statistic
+    reads beside the claim's (the pairs that define a ``direction``), which the
+    ``tokens`` null keeps and the ``random-pairs`` null redraws.
     """
 
     names: tuple[str, ...]
@@ -35,6 +38,25 @@ class WordGroups:
     labels: np.ndarray
     pieces: tuple[tuple[int, ...], ...]
     rows: np.ndarray
+    companions: int = 0
+
+    @property
+    def claim_groups(self) -> int:
+        """The number of the claim's own groups (the first ones)."""
+        return len(self.names) - self.companions
+
+    @property
+    def own(self) -> np.ndarray:
+        """``(n,)`` boolean: which words are the claim's (not companions)."""
+        return self.labels < self.claim_groups
+
+    def subset(self, keep: np.ndarray) -> WordGroups:
+        """The words where ``keep`` is true (labels unchanged); ``self`` when all are."""
+        if keep.all():
+            return self
+        where = np.flatnonzero(keep)
+        return WordGroups(self.names, tuple(self.words[i] for i in where), self.labels[where],
+                          tuple(self.pieces[i] for i in where), self.rows[where], self.companions)
 
     @property
     def n_groups(self) -> int:
@@ -93,10 +115,14 @@ def _quoted(name) -> str:
     return f"'{text}'" if len(text) <= 80 else f"'{text[:77]}...'"
 
 
-def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -> WordGroups:
+def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "",
+            companions: Mapping[str, Sequence[str]] | None = None) -> WordGroups:
     """Look every word up; raise one error listing every problem of a group.
 
-    ``where`` prefixes messages, e.g. ``"claim 'colors-cohere', "``.
+    ``where`` prefixes messages, e.g. ``"claim 'colors-cohere', "``. ``companions``:
+    more groups, appended after the claim's (:attr:`WordGroups.companions`), each
+    named by the key that gave its words (``"params.pairs (first words)"``), which
+    its messages name instead of a group.
     """
     if subwords not in SUBWORDS:
         raise PermtestError(f"{where}{one_of('subwords', subwords, SUBWORDS)}")
@@ -104,8 +130,11 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         raise PermtestError(f"{where}groups must be a non-empty mapping of group name to word list")
     names, words, labels, pieces = [], [], [], []
     seen: dict[str, str] = {}
-    for label, (name, members) in enumerate(groups.items()):
-        at = f"{where}group {_quoted(name)}: "
+    companions = dict(companions or {})
+    everything = [(name, members, f"group {_quoted(name)}") for name, members in groups.items()]
+    everything += [(name, members, printable(name)) for name, members in companions.items()]
+    for label, (name, members, said) in enumerate(everything):
+        at = f"{where}{said}: "
         if isinstance(members, str) or not isinstance(members, Sequence):
             raise PermtestError(f"{at}must be a list of words; got {type(members).__name__}")
         if not members:
@@ -116,6 +145,8 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
                 raise PermtestError(f"{at}words must be non-empty strings; got {shown(word)}")
             if word in seen:
                 other = "this group" if seen[word] == name else f"group {_quoted(seen[word])}"
+                if seen[word] in companions:
+                    other = "this list" if seen[word] == name else printable(seen[word])
                 raise PermtestError(f"{at}{shown(word)} appears twice (also in {other})")
             seen[word] = name
             found = _rows_of(emb, word, subwords)
@@ -130,7 +161,8 @@ def resolve(emb: Embeddings, groups, subwords: str = "error", where: str = "") -
         names.append(str(name))
     _no_identical_vectors(emb, words, [names[g] for g in labels], pieces, where)
     rows = np.array([p[0] if len(p) == 1 else -1 for p in pieces], dtype=np.int64)
-    return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows)
+    return WordGroups(tuple(names), tuple(words), np.array(labels, dtype=np.int64), tuple(pieces), rows,
+                      len(companions))
 
 
 def _no_identical_vectors(emb: Embeddings, words: list[str], groups: list[str], pieces: list[tuple[int, ...]],

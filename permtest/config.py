@@ -10,7 +10,10 @@ override the file (flag > YAML > default).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import math
 import os
 import re
 import unicodedata
@@ -58,7 +61,8 @@ TOP_KEYS = ("version", "name", "source", "claims") + tuple(DEFAULTS)
 NAME_BYTES = 100
 MAX_PROBLEMS = 100  # problem lines shown for one file; the rest are counted
 # Keys a claim may set for itself; the others are the config's.
-CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alternative", "pool", "pool_size", "match")
+CLAIM_KEYS = ("name", "statistic", "groups", "expect", "nulls", "params", "alternative", "pool", "pool_size", "match",
+              "values")
 
 
 @dataclass(frozen=True)
@@ -646,6 +650,9 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         except PermtestError as exc:
             problems.add(str(exc), name, f"params.{source}")
 
+    if "values" in item:
+        params = _claim_values(item["values"], params, declared, groups, problems, name)
+
     nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
     expect = _check_expect(item.get("expect"), nulls, problems, name)
 
@@ -654,9 +661,10 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         sizes = {g: len(w) if isinstance(w, list) else 0 for g, w in groups.items()}
         for problem in declared.shape_problems(sizes):
             problems.add(problem, name, "groups")
-    mantel = source is not None and params.get(source) is not None  # labels then permutes words
+    # rsa against another source, direction with values: the labels null moves words
+    positional = declared is not None and declared.positional is not None and declared.positional(params)
     moves_labels = [n for n in nulls if n in _nulls.REGISTRY and _nulls.REGISTRY[n].moves_labels]
-    if moves_labels and groups and len(groups) < 2 and not mantel:
+    if moves_labels and groups and len(groups) < 2 and not positional:
         problems.add("the labels null permutes group membership and needs 2+ groups; "
                      f"this claim has {len(groups)}", name, "nulls")
     if len(problems.lines) > before:
@@ -664,6 +672,93 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     return Claim(name=name, statistic=statistic, groups={g: list(w) for g, w in groups.items()},
                  nulls=tuple(nulls), expect=expect, params=dict(params), alternative=merged["alternative"],
                  pool=merged["pool"], pool_size=merged["pool_size"], match=merged["match"])
+
+
+def _claim_values(given, params: Mapping, declared, groups: Mapping, problems: _Problems, claim: str) -> dict:
+    """A claim's per-word ``values`` (inline ``{word: number}`` or ``{file, word,
+    value}``, a CSV relative to the config), given to the statistic as
+    ``params.values``. Words are checked against the claim's by the statistic; a
+    file's rows for words the claim does not name are left out."""
+    if declared is not None and declared.params is not None and "values" not in declared.params:
+        problems.add(f"statistic '{declared.name}' takes no per-word values (statistic: direction does)", claim,
+                     "values")
+        return params
+    if "values" in params:
+        problems.add("per-word values go in the claim's 'values' key, not in params", claim, "params.values")
+        return params
+    if isinstance(given, Mapping) and "file" in given:
+        words = {w for members in groups.values() if isinstance(members, list) for w in members}
+        try:
+            given = values_file(given, problems.path.parent, words)
+        except PermtestError as exc:
+            problems.add(str(exc), claim, "values")
+            return params
+    elif not isinstance(given, Mapping) or not given:
+        problems.add(f"must map words to numbers ({{nurse: 0.9, ...}}) or name a CSV ({{file: x.csv, word: column, "
+                     f"value: column}}); got {shown(given)}", claim, "values")
+        return params
+    return {**params, "values": dict(given)}
+
+
+VALUES_FILE_KEYS = ("file", "word", "value")
+MAX_VALUES_BYTES = 64 * 2**20  # a table of every word of a vocabulary is a few MB
+
+
+def values_file(spec: Mapping, folder: Path, words: set) -> dict[str, float]:
+    """The values of ``words`` read from ``{file, word, value}``: a CSV (UTF-8, a
+    header row) relative to ``folder``, with the word and value columns named.
+    Raises a one-line PermtestError naming the file, row, word or column."""
+    unknown = [k for k in spec if k not in VALUES_FILE_KEYS]
+    if unknown:
+        raise PermtestError(f"unknown key {shown(unknown[0])}{did_you_mean(str(unknown[0]), VALUES_FILE_KEYS)} (a "
+                            f"values file takes file, word and value)")
+    for key in VALUES_FILE_KEYS:
+        if not isinstance(spec.get(key), str) or not spec[key]:
+            raise PermtestError(f"{key} must be {'a path' if key == 'file' else 'a column name'}; got "
+                                f"{shown(spec.get(key))}")
+    path = Path(spec["file"])
+    path = path if path.is_absolute() else folder / path
+    data = read_bytes(path, MAX_VALUES_BYTES, shown=path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PermtestError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header = next(rows, None)
+    if not header:
+        raise PermtestError(f"{path}: empty; expected a header row naming columns {spec['word']!r} and "
+                            f"{spec['value']!r}")
+    columns = [c.strip() for c in header]
+    for key in ("word", "value"):
+        if spec[key] not in columns:
+            raise PermtestError(f"{path}: no column {shown(spec[key])}{did_you_mean(spec[key], columns)} (columns: "
+                                f"{', '.join(shown(c) for c in columns[:20])})")
+    at_word, at_value = columns.index(spec["word"]), columns.index(spec["value"])
+    found: dict[str, float] = {}
+    for line, row in enumerate(rows, start=2):
+        if not row or len(row) <= max(at_word, at_value):
+            if any(cell.strip() for cell in row):
+                raise PermtestError(f"{path}: row {line} has {len(row)} cells; expected {len(columns)}")
+            continue
+        word = row[at_word].strip()
+        if word not in words:
+            continue
+        if word in found:
+            raise PermtestError(f"{path}: row {line}: {shown(word)} appears twice")
+        cell = row[at_value].strip()
+        try:
+            value = float(cell)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value):
+            raise PermtestError(f"{path}: row {line}: the value of {shown(word)} must be a finite number; got "
+                                f"{shown(cell)}")
+        found[word] = value
+    lacking = sorted(words - found.keys())
+    if lacking:
+        raise PermtestError(f"{path}: no row for {shown(lacking[0])}"
+                            + (f" (nor {len(lacking) - 1} more words of the claim)" if len(lacking) > 1 else ""))
+    return found
 
 
 def _function_statistic(statistic: Mapping, problems: _Problems, claim: str) -> usercode.FunctionRef | None:

@@ -288,12 +288,13 @@ def permutation_test(
     null_distribution = np.asarray(null_distribution, dtype=np.float64)
     null_distribution.flags.writeable = False
     mean, sd, z = inference.z_score(observed, null_distribution)
+    claim_groups = plan.groups.claim_groups  # without the words a statistic reads beside the claim's
     return PermutationResult(
         statistic=statistic, null=null, observed=observed, null_distribution=null_distribution,
         exceedances=pv.exceedances, permutations=pv.permutations, p_value=pv.p_value,
         p_low=pv.p_low, p_high=pv.p_high, z=z, null_mean=mean, null_sd=sd, alternative=alternative,
-        exact=plan.exact_labelings is not None, seed=seed, groups=plan.groups.names,
-        group_sizes=plan.groups.sizes, n_tokens=len(plan.groups.words), source=emb.name,
+        exact=plan.exact_labelings is not None, seed=seed, groups=plan.groups.names[:claim_groups],
+        group_sizes=plan.groups.sizes[:claim_groups], n_tokens=int(plan.groups.own.sum()), source=emb.name,
         source_sha256=emb.sha256, seconds=time.perf_counter() - started,
         details={**plan.details, **plan.measure.details(plan.observed_draw)},
     )
@@ -397,6 +398,9 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if resolved is None:
         word_groups = resolve(emb, groups, subwords, where)
         declared = measures.lookup(statistic, where)
+        if declared.companions is not None:  # the words it reads beside the claim's: more groups
+            companions = declared.companions(declared.parameters(params, where), where)
+            word_groups = resolve(emb, groups, subwords, where, companions=companions)
         other = _other_vectors(declared, params, groups, subwords, preprocess, where)
         measure = measures.make(declared, word_groups, params, where, other_vectors=other)
     else:
@@ -410,7 +414,7 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
                             f"use one of {', '.join(applicable)}")
     if NULL_REGISTRY[null].moves_labels and np.unique(measure.labels[measure.exchangeable]).size < 2:
         raise PermtestError(f"{where}the labels null permutes group membership and needs 2+ groups; "
-                            f"got {word_groups.n_groups}")
+                            f"got {word_groups.claim_groups}")
     problem = NULL_REGISTRY[null].source_problem(emb, preprocess)
     if problem:
         raise PermtestError(f"{where}{problem}")
@@ -424,8 +428,9 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     _check_run_options(measure, null, alternative, alpha, early_stop, tail, device, where)
     pool_model = None
     if NULL_REGISTRY[null].draws_from_pool:
-        pool_model = make_pool(emb, pool, pool_size, match, where=where)
-        pool_model.check_room(word_groups, where)
+        null_class = NULL_REGISTRY[null]
+        pool_model = make_pool(emb, pool, pool_size, null_class.pool_match(emb, match), where=where)
+        pool_model.check_room(null_class.drawn_words(word_groups), where)
         if measure.reads_neighbors and pool_size is None:
             measures.check_neighbor_table(pool_model.order.size, emb.shape, measure.k, where)
     if isinstance(measure, measures.FunctionMeasure) and _labels_shape(null) not in measure.verified:

@@ -70,6 +70,8 @@ class Measure:
 
     def applies_to(self, null) -> bool:
         """Whether a null (a :class:`~permtest.nulls.Null` class) answers this claim."""
+        if getattr(null, "needs_companions", False) and not self.groups.companions:
+            return False  # it redraws words this claim does not have
         return self.nulls is None or null.name in self.nulls
 
     @property
@@ -236,6 +238,50 @@ class ProbeMeasure(Measure):
         return {"probe": {"penalty": float(self.penalty),
                           "penalty_from": "leave-one-out" if self.penalty_chosen else "params",
                           "folds": self.params["folds"], "balanced": self.balanced, "chance": chance}}
+
+
+class DirectionMeasure(Measure):
+    """Each claim word's score on the direction its pairs define
+    (:func:`permtest.statistics.direction_scores`), summarised as the first group's
+    mean minus the second's, or as the correlation with per-word values.
+
+    The pairs are the claim's companion words: the first words of all pairs in one
+    group, the second words in the next, in the order of the pairs. With values,
+    the labels are word positions, so the ``labels`` null moves which word each
+    value belongs to; the pairs never move."""
+
+    def __init__(self, statistic, groups, params, where="", other_vectors=None):
+        super().__init__(statistic, groups, params, where)
+        self.targets = np.flatnonzero(groups.own)
+        self.first = np.flatnonzero(groups.labels == groups.claim_groups)
+        self.second = np.flatnonzero(groups.labels == groups.claim_groups + 1)
+        self.method = params["method"]
+        self.correlation = params["correlation"] or "spearman"
+        given = params["values"]
+        self.per_word = None if given is None else np.array([float(given[groups.words[i]]) for i in self.targets])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.groups.labels if self.per_word is None else np.arange(self.groups.labels.size)
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """``(B, n, d)`` -> ``(B, m)`` scores of the claim's ``m`` words."""
+        return statistics.direction_scores(vectors[:, self.targets], vectors[:, self.first], vectors[:, self.second],
+                                           self.method)
+
+    def values(self, vectors, labels):
+        scores = self.scores(np.asarray(vectors, dtype=np.float64))
+        labels = np.asarray(labels)
+        moved = (labels if labels.ndim == 2 else labels[None])[:, self.targets]
+        if self.per_word is None:
+            return statistics.group_difference(scores, moved)
+        return statistics.correlation(scores, self.per_word[moved], self.correlation)
+
+    def details(self, draw: Draw) -> dict:
+        scores = self.scores(np.asarray(draw.vectors, dtype=np.float64))[0]
+        summary = ("group difference" if self.per_word is None else f"{self.correlation} correlation with values")
+        return {"direction": {"method": self.method, "pairs": int(self.first.size), "summary": summary,
+                              "scores": {self.groups.words[i]: float(v) for i, v in zip(self.targets, scores)}}}
 
 
 class FunctionMeasure(Measure):
@@ -429,6 +475,16 @@ class Statistic:
     other_source : str or None
         A parameter that names another source: the engine loads the claim's words
         in it and gives their vectors to the measure (``rsa``).
+    companions : callable or None
+        ``companions(values, where)`` -> ``{key: words}``: words the statistic
+        reads beside the claim's (a ``direction``'s pairs), resolved as more groups
+        after the claim's (:attr:`permtest._wordgroups.WordGroups.companions`),
+        each named in messages by its key.
+    positional : callable or None
+        ``positional(values)`` -> whether the claim's labels are word positions, so
+        that the ``labels`` null moves which word each model row or value belongs
+        to (``rsa`` against another source, ``direction`` with values) and needs
+        no second group.
     reads_neighbors : bool
         Draws must carry neighbour lists (``neighbors``).
     device : bool
@@ -480,6 +536,8 @@ class Statistic:
     nulls: tuple[str, ...] | None = None
     exchange: Callable | None = None
     other_source: str | None = None
+    companions: Callable | None = None
+    positional: Callable | None = None
     reads_neighbors: bool = False
     device: bool = False
     origin: Mapping | None = None
@@ -643,7 +701,7 @@ def builtins() -> list[Statistic]:
     -------
     list of Statistic
         ``coherence``, ``separation``, ``silhouette``, ``neighbors``, ``weat``,
-        ``rsa`` and ``probe``; registered and entry-point statistics are not among them (they
+        ``rsa``, ``probe`` and ``direction``; registered and entry-point statistics are not among them (they
         are in :data:`STATISTICS`).
 
     Examples
@@ -651,7 +709,8 @@ def builtins() -> list[Statistic]:
     >>> from permtest import measures
     >>> [(s.name, s.groups_text, s.device) for s in measures.builtins()]  # doctest: +NORMALIZE_WHITESPACE
     [('coherence', '1+', True), ('separation', '2+', True), ('silhouette', '2+', True),
-     ('neighbors', '1+', False), ('weat', '4', False), ('rsa', '1+', False), ('probe', '2+', False)]
+     ('neighbors', '1+', False), ('weat', '4', False), ('rsa', '1+', False), ('probe', '2+', False),
+     ('direction', '1+', False)]
     """
     return STATISTICS.builtins()
 
@@ -698,7 +757,8 @@ def make(statistic, groups: WordGroups, params: dict | None, where: str = "",
     with ``params.other``), the claim's words in the other source (the engine loads it)."""
     declared = lookup(statistic, where)
     values = declared.parameters(params, where)
-    problems = declared.shape_problems(dict(zip(groups.names, groups.sizes)))
+    claim = groups.claim_groups
+    problems = declared.shape_problems(dict(zip(groups.names[:claim], groups.sizes[:claim])))
     if problems:
         raise PermtestError(where + problems[0])
     if declared.check is not None:
@@ -908,6 +968,69 @@ def _probe_params(values: dict, groups: WordGroups, where: str) -> None:
                             f"has a balanced accuracy equal to its accuracy)")
 
 
+_PAIRS_EXAMPLE = "[[he, she], [man, woman]]"
+
+
+def _direction_pairs(values: dict, where: str) -> dict[str, list]:
+    """``pairs``: a non-empty list of two-word lists; the first words and the
+    second words become the claim's two companion groups."""
+    pairs = values["pairs"]
+    if not isinstance(pairs, (list, tuple)) or not pairs:
+        raise PermtestError(f"{where}params.pairs of statistic 'direction' must be a non-empty list of word pairs "
+                            f"like {_PAIRS_EXAMPLE}; got {shown(pairs)}")
+    for i, pair in enumerate(pairs):
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or not all(isinstance(w, str) and w for w in pair)):
+            raise PermtestError(f"{where}params.pairs[{i}] of statistic 'direction' must be two words like "
+                                f"[he, she]; got {shown(pair)}")
+    return {"params.pairs (first words)": [p[0] for p in pairs], "params.pairs (second words)": [p[1] for p in pairs]}
+
+
+def _direction_params(values: dict, groups: WordGroups, where: str) -> None:
+    """method and correlation from their choices; without values, two groups (the
+    first's mean minus the second's); with values, a finite number for exactly
+    the claim's words, not all equal."""
+    name = "of statistic 'direction'"
+    require(values["method"], Choice(statistics.DIRECTION_METHODS), f"parameter 'method' {name}", where)
+    own = groups.words[:int(groups.own.sum())]
+    given = values["values"]
+    if given is None:
+        if values["correlation"] is not None:
+            raise PermtestError(f"{where}parameter 'correlation' {name} needs per-word values (values: {{word: "
+                                f"number, ...}}); without them the statistic is a group difference")
+        if groups.claim_groups != 2:
+            raise PermtestError(f"{where}statistic 'direction' without values compares two groups' mean scores; "
+                                f"got {groups.claim_groups} groups (give two, or per-word values)")
+        return
+    if values["correlation"] is not None:
+        require(values["correlation"], Choice(statistics.CORRELATIONS), f"parameter 'correlation' {name}", where)
+    if not isinstance(given, Mapping):
+        raise PermtestError(f"{where}values must map each word of the claim to a number; got {shown(given)}")
+    extra = [w for w in given if w not in own]
+    if extra:
+        raise PermtestError(f"{where}values: {shown(extra[0])} is not a word of the claim's groups"
+                            + (f" (nor {len(extra) - 1} more)" if len(extra) > 1 else ""))
+    for word, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(float(value)):
+            raise PermtestError(f"{where}values: the value of {shown(word)} must be a finite number; got "
+                                f"{shown(value)}")
+    lacking = [w for w in own if w not in given]
+    if lacking:
+        raise PermtestError(f"{where}values: no value for {shown(lacking[0])}"
+                            + (f" (nor {len(lacking) - 1} more words)" if len(lacking) > 1 else "")
+                            + "; every word of the claim needs one")
+    if len(own) < 3:
+        raise PermtestError(f"{where}statistic 'direction' with values needs 3+ words; got {len(own)}")
+    if len({float(v) for v in given.values()}) < 2:
+        raise PermtestError(f"{where}values are all equal; a correlation with them is undefined")
+
+
+def _direction_groups(groups: WordGroups, values: dict) -> np.ndarray:
+    """The ``labels`` null moves the claim's words' labels (or values); the pairs stay."""
+    return groups.own
+
+
 # --- the built-in statistics, in the README's order -------------------------------
 
 _builtin(Statistic(
@@ -931,6 +1054,7 @@ _builtin(Statistic(
             "the raw statistic S is in the JSON"))
 _builtin(Statistic(
     "rsa", statistics.rsa_in_chunks, RsaMeasure, params={"other": None}, check=_rsa_params, other_source="other",
+    positional=lambda values: values.get("other") is not None,
     summary="Spearman correlation of the words' cosine-distance matrix (upper triangle) with group membership, or "
             "with the same words in another source: `params: {other: minilm}`"))
 
@@ -941,6 +1065,16 @@ _builtin(Statistic(
             "(scikit-learn's `RidgeClassifier`, fixed stratified folds); `params: {folds: 5 (or loo), penalty: "
             "alpha (default: chosen by leave-one-out on the observed words from 1e-3 to 1e3, then held fixed; "
             "in the JSON), balanced: false}`"))
+_builtin(Statistic(
+    "direction", statistics.direction_scores, DirectionMeasure, min_groups=1,
+    params={"pairs": REQUIRED, "method": "mean-difference", "values": None, "correlation": None},
+    companions=_direction_pairs, check=_direction_params, exchange=_direction_groups,
+    positional=lambda values: values.get("values") is not None,
+    nulls=("shuffle", "columns", "tokens", "labels", "random-pairs"),
+    summary="each word's projection on the direction word pairs define (Bolukbasi et al. 2016) or its WEFAT "
+            "association (Caliskan et al. 2017); the first group's mean minus the second's, or the correlation "
+            "with per-word `values`; `params: {pairs: [[he, she], ...], method: mean-difference (or pca, wefat), "
+            "correlation: spearman (or pearson)}`"))
 
 # The tokens null of ``neighbors`` needs the k nearest vocabulary neighbours of every
 # pool word (:func:`permtest._knn.pool_neighbors`): pool x V similarities of d values

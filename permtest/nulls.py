@@ -232,6 +232,9 @@ class Null:
     device = False
     # It serves the neighbour lists a statistic like ``neighbors`` reads.
     serves_neighbors = True
+    # It redraws the words a statistic reads beside the claim's (WordGroups.companions),
+    # so it applies only to claims that have some.
+    needs_companions = False
     # Permutations per batch, when each costs far more than the statistic (None: the
     # engine sizes batches by the values they gather).
     batch = None
@@ -269,6 +272,47 @@ class Null:
         "the random-weights null re-initialises a Hugging Face model; source 'm' has none ..."
         """
         return None
+
+    @staticmethod
+    def pool_match(source, match: str) -> str:
+        """The ``match`` the pool of a null that ``draws_from_pool`` is built with.
+
+        Parameters
+        ----------
+        source : permtest.Embeddings
+            The claim's source.
+        match : str
+            The config's ``match`` (``"none"`` or ``"frequency"``).
+
+        Returns
+        -------
+        str
+            ``match`` itself, unless the null's definition fixes it (``random-pairs``
+            always draws from frequency bands when the source has ranks).
+
+        Examples
+        --------
+        >>> from permtest.nulls import REGISTRY
+        >>> REGISTRY["tokens"].pool_match(None, "none")
+        'none'
+        """
+        return match
+
+    @classmethod
+    def drawn_words(cls, groups: WordGroups) -> WordGroups:
+        """The words a null that ``draws_from_pool`` replaces.
+
+        Parameters
+        ----------
+        groups : permtest._wordgroups.WordGroups
+            The claim's resolved words (with a statistic's companion words).
+
+        Returns
+        -------
+        permtest._wordgroups.WordGroups
+            Those of them the null replaces: the pool's bands must hold as many.
+        """
+        return groups
 
     @classmethod
     def bind(cls, setup: Setup) -> Null:
@@ -453,9 +497,60 @@ class ColumnsNull(ShuffleNull):
         return rng.permuted(matrix, axis=0)
 
 
+class _PoolNull(Null):
+    """Base of the nulls that replace some of a claim's words by distinct random
+    words of the pool (:meth:`redrawn` says which); the others keep their vectors."""
+
+    draws_from_pool = True
+
+    @staticmethod
+    def redrawn(groups: WordGroups) -> np.ndarray:
+        """``(n,)`` boolean: the positions this null replaces."""
+        raise NotImplementedError
+
+    @classmethod
+    def drawn_words(cls, groups: WordGroups) -> WordGroups:
+        """The words this null replaces (what the pool must have room for)."""
+        return groups.subset(cls.redrawn(groups))
+
+    @classmethod
+    def bind(cls, setup: Setup) -> _PoolNull:
+        return cls(setup.matrix, setup.groups, setup.labels, setup.pool, setup.pool_neighbors, setup.vectors)
+
+    def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray, pool: Pool,
+                 neighbors: np.ndarray | None = None, vectors: np.ndarray | None = None):
+        self.matrix = matrix
+        self.groups = groups
+        self.labels = labels
+        self.pool = pool
+        # neighbors: (len(pool.order), k) neighbour rows of each pool word, if needed.
+        self.pool_neighbors = neighbors
+        redrawn = self.redrawn(groups)
+        # The positions drawn, and the (1, n, d) vectors of the words kept (None: none is).
+        self.slots = None if redrawn.all() else np.flatnonzero(redrawn)
+        self.kept = None if self.slots is None else vectors
+        self._domain = tokens_domain(pool, groups.subset(redrawn))
+
+    def domain(self) -> Domain:
+        return self._domain
+
+    def draw(self, streams: BlockStreams, n: int) -> Draw:
+        positions = draw_distinct(streams, n, self._domain)
+        drawn = self.pool.order[positions]
+        neighbors = None if self.pool_neighbors is None else self.pool_neighbors[positions]
+        if self.slots is None:
+            return Draw(self.labels, vectors=self.matrix[drawn].astype(np.float64), rows=drawn, neighbors=neighbors)
+        rows = np.repeat(self.groups.rows[None, :], n, axis=0)
+        rows[:, self.slots] = drawn
+        vectors = np.repeat(self.kept, n, axis=0)
+        vectors[:, self.slots] = self.matrix[drawn]
+        return Draw(self.labels, vectors=vectors, rows=rows)
+
+
 @register
-class TokensNull(Null):
-    """The claim's words replaced by distinct random words of the pool."""
+class TokensNull(_PoolNull):
+    """The claim's words replaced by distinct random words of the pool (the words
+    that define a ``direction`` stay)."""
 
     name = "tokens"
     stream_id = 2
@@ -464,31 +559,10 @@ class TokensNull(Null):
                   "from its word's frequency band)")
     keeps = "the whole geometry"
     answers = "\"are *these* words special, compared with other words?\" — usually the question"
-    draws_from_pool = True
 
-    @classmethod
-    def bind(cls, setup: Setup) -> TokensNull:
-        return cls(setup.matrix, setup.groups, setup.labels, setup.pool, setup.pool_neighbors)
-
-    def __init__(self, matrix: np.ndarray, groups: WordGroups, labels: np.ndarray, pool: Pool,
-                 neighbors: np.ndarray | None = None):
-        self.matrix = matrix
-        self.groups = groups
-        self.labels = labels
-        self.pool = pool
-        # neighbors: (len(pool.order), k) neighbour rows of each pool word, if needed.
-        self.pool_neighbors = neighbors
-        self._domain = tokens_domain(pool, groups)
-
-    def domain(self) -> Domain:
-        return self._domain
-
-    def draw(self, streams: BlockStreams, n: int) -> Draw:
-        positions = draw_distinct(streams, n, self._domain)
-        rows = self.pool.order[positions]
-        neighbors = None if self.pool_neighbors is None else self.pool_neighbors[positions]
-        vectors = self.matrix[rows].astype(np.float64)
-        return Draw(self.labels, vectors=vectors, rows=rows, neighbors=neighbors)
+    @staticmethod
+    def redrawn(groups: WordGroups) -> np.ndarray:
+        return groups.own
 
 
 @register
@@ -698,9 +772,37 @@ class WithinClassNull(Null):
         vectors[:, self.order, :] = moved.transpose(0, 2, 1)
         return Draw(self.labels, vectors=vectors, rows=self.groups.rows[None, :])
 
+@register
+class RandomPairsNull(_PoolNull):
+    """The words that define a direction (a ``direction`` claim's ``pairs``)
+    replaced by distinct random words of the pool, each from the frequency band of
+    the word it replaces (when the source has frequency ranks): TCAV's random
+    concepts (Kim et al. 2018) with as many draws as the test asks for. The claim's
+    own words, their labels and values stay."""
+
+    name = "random-pairs"
+    stream_id = 7
+    needs_companions = True
+    serves_neighbors = False
+    randomises = ("the words that define a direction: random word pairs of the same count, each word from the "
+                  "frequency band of the one it replaces")
+    keeps = "the claim's words, their groups and values"
+    answers = "\"is it *this* direction, or would any pair of words order them?\" (`direction`)"
+
+    @staticmethod
+    def redrawn(groups: WordGroups) -> np.ndarray:
+        return ~groups.own
+
+    @staticmethod
+    def pool_match(source, match: str) -> str:
+        return "frequency" if getattr(source, "ranks", None) is not None else match
+
+
 # The built-in nulls' names; what a null is comes from REGISTRY, never from a
 # position in this tuple.
 NULLS = names()
+
+
 def nulls_table() -> str:
     """The README's table of the registered nulls, from their declarations."""
     lines = ["| null | what is randomised | what it keeps | answers |", "| --- | --- | --- | --- |"]

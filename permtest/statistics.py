@@ -19,8 +19,9 @@ import numpy as np
 
 from ._arrays import namespace
 
-__all__ = ["coherence", "cosines", "membership_ranks", "neighbor_fraction", "probe_accuracy", "probe_folds",
-           "probe_hat", "probe_penalty", "rsa", "separation", "silhouette", "weat"]
+__all__ = ["coherence", "correlation", "cosines", "direction", "direction_scores", "group_difference",
+           "membership_ranks", "neighbor_fraction", "probe_accuracy", "probe_folds", "probe_hat", "probe_penalty",
+           "projections", "rsa", "separation", "silhouette", "weat", "wefat"]
 
 
 def cosines(vectors):
@@ -760,3 +761,217 @@ def probe_penalty(vectors: np.ndarray, labels: np.ndarray, n_groups: int,
     scores = [probe(vectors, labels, fold, n_groups, penalty)[0] for penalty in grid]
     best = max(scores)
     return float(max(p for p, s in zip(grid, scores) if s == best))
+
+
+# --- directions ------------------------------------------------------------------
+DIRECTION_METHODS = ("mean-difference", "pca", "wefat")
+CORRELATIONS = ("spearman", "pearson")
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each vector (last axis) scaled to length 1; a zero vector stays zero."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def direction(first: np.ndarray, second: np.ndarray, method: str = "mean-difference") -> np.ndarray:
+    """The unit direction a batch of word pairs defines.
+
+    Every word vector is first scaled to length 1 (as Bolukbasi et al. 2016 do).
+    ``mean-difference``: the mean of the pairs' differences ``first - second``.
+    ``pca``: the first principal component of the pairs' words, each centred on its
+    pair's mean (Bolukbasi et al.'s gender direction), pointed so that the first
+    words project above the second ones. The result has length 1 (zero when the
+    pairs' differences cancel).
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray
+        ``(B, P, d)``: the first and second word of each of ``P`` pairs, in ``B`` draws.
+    method : {"mean-difference", "pca"}
+        How the pairs make one direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, d)`` float64 unit directions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import direction
+    >>> first = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])   # pairs (x, z) and (y, z)
+    >>> second = np.array([[[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]])
+    >>> direction(first, second).round(4)
+    array([[ 0.4082,  0.4082, -0.8165]])
+    """
+    first, second = unit_rows(np.asarray(first, dtype=np.float64)), unit_rows(np.asarray(second, dtype=np.float64))
+    difference = (first - second).mean(axis=1)
+    if method == "pca":
+        half = (first - second) / 2.0  # each word minus its pair's mean is +-half
+        # The pair-centred words have mean zero, so PCA is the top right singular
+        # vector; -half adds nothing to the sums of squares a singular vector maximises.
+        _, _, vt = np.linalg.svd(half, full_matrices=False)
+        top = vt[:, 0, :]
+        sign = np.where(np.einsum("bd,bd->b", top, difference) < 0, -1.0, 1.0)
+        return top * sign[:, None]
+    return unit_rows(difference)
+
+
+def projections(targets: np.ndarray, unit_direction: np.ndarray) -> np.ndarray:
+    """Each word's cosine with the direction: its unit vector's projection on it.
+
+    Parameters
+    ----------
+    targets : numpy.ndarray
+        ``(B, m, d)`` word vectors.
+    unit_direction : numpy.ndarray
+        ``(B, d)`` unit directions (:func:`direction`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, m)`` float64 cosines (0 for a zero vector).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import projections
+    >>> projections(np.array([[[3.0, 4.0], [0.0, 2.0]]]), np.array([[1.0, 0.0]]))
+    array([[0.6, 0. ]])
+    """
+    return np.einsum("bmd,bd->bm", unit_rows(np.asarray(targets, dtype=np.float64)), unit_direction)
+
+
+def wefat(targets: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """WEFAT's association of each word with A rather than B.
+
+    As Caliskan, Bryson & Narayanan 2017: s(w, A, B) = (mean cos(w, a) - mean
+    cos(w, b)) / sd of cos(w, x) over A u B (sample SD, as :func:`weat`).
+
+    Parameters
+    ----------
+    targets : numpy.ndarray
+        ``(B, m, d)`` the target words.
+    first, second : numpy.ndarray
+        ``(B, P, d)`` the attribute words A and B (a pair's first word in A, its
+        second in B).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, m)`` float64 s(w, A, B); NaN for a word whose cosines with A u B are
+        all equal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import wefat
+    >>> targets = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> a, b = np.array([[[1.0, 0.0]]]), np.array([[[0.0, 1.0]]])
+    >>> wefat(targets, a, b).round(4)  # cosines (1, 0): difference 1, sd 0.7071
+    array([[ 1.4142, -1.4142]])
+    """
+    units = unit_rows(np.asarray(targets, dtype=np.float64))
+    to_a = np.matmul(units, np.swapaxes(unit_rows(np.asarray(first, dtype=np.float64)), 1, 2))
+    to_b = np.matmul(units, np.swapaxes(unit_rows(np.asarray(second, dtype=np.float64)), 1, 2))
+    spread = np.concatenate([to_a, to_b], axis=2).std(axis=2, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (to_a.mean(axis=2) - to_b.mean(axis=2)) / spread
+
+
+def direction_scores(targets: np.ndarray, first: np.ndarray, second: np.ndarray,
+                     method: str = "mean-difference") -> np.ndarray:
+    """Each target word's score on the direction the pairs define.
+
+    Its projection (:func:`direction`, :func:`projections`) or, for
+    ``method="wefat"``, its WEFAT association (:func:`wefat`).
+
+    Parameters
+    ----------
+    targets : numpy.ndarray
+        ``(B, m, d)`` the words scored.
+    first, second : numpy.ndarray
+        ``(B, P, d)`` the first and second word of each pair.
+    method : {"mean-difference", "pca", "wefat"}
+        How the pairs score a word.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, m)`` float64 scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import direction_scores
+    >>> targets = np.array([[[2.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
+    >>> pairs = np.array([[[1.0, 0.0]]]), np.array([[[0.0, 1.0]]])
+    >>> direction_scores(targets, *pairs).round(4)
+    array([[ 0.7071,  0.    , -0.7071]])
+    """
+    if method == "wefat":
+        return wefat(targets, first, second)
+    return projections(targets, direction(first, second, method))
+
+
+def group_difference(scores: np.ndarray, labels) -> np.ndarray:
+    """Mean score of group 0 minus mean score of group 1, per draw.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(B, m)`` or ``(1, m)`` scores of ``m`` words.
+    labels : numpy.ndarray
+        ``(m,)`` or ``(B, m)`` group of each word, 0 or 1 (both present).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64 differences.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import group_difference
+    >>> group_difference(np.array([[3.0, 1.0, 0.0, 2.0]]), np.array([[0, 0, 1, 1]]))
+    array([1.])
+    """
+    member = one_hot(labels, 2)  # (1 or B, m, 2)
+    # (B or 1, 1, m) @ (B or 1, m, 2): one product per draw, whichever side the batch is on.
+    sums = np.matmul(np.asarray(scores, dtype=np.float64)[:, None, :], member)[:, 0, :]
+    means = sums / member.sum(axis=1)
+    return means[:, 0] - means[:, 1]
+
+
+def correlation(scores: np.ndarray, values: np.ndarray, method: str = "spearman") -> np.ndarray:
+    """Correlation of each draw's word scores with per-word values.
+
+    Spearman's (ties at their average rank, as :func:`scipy.stats.spearmanr`) or
+    Pearson's; NaN where a side is constant.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(B, m)`` or ``(1, m)`` scores of ``m`` words.
+    values : numpy.ndarray
+        ``(m,)`` or ``(B, m)`` the words' values (the ``labels`` null permutes them).
+    method : {"spearman", "pearson"}
+        Which correlation.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64 correlations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import correlation
+    >>> correlation(np.array([[0.1, 0.5, 0.2]]), np.array([1.0, 30.0, 2.0]))
+    array([1.])
+    """
+    scores, values = np.asarray(scores, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    if method == "spearman":
+        scores, values = rank_rows(scores), rank_rows(values)
+    return pearson_rows(scores, values)  # broadcast: one side may be shared by the batch

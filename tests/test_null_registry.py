@@ -16,7 +16,7 @@ TODAY = {"shuffle": 0, "columns": 1, "tokens": 2, "labels": 3}
 
 
 # Added later, each with a new id; the ids above never change.
-ADDED = {"random-weights": 4, "within-class": 6}
+ADDED = {"random-weights": 4, "within-class": 6, "random-pairs": 7}
 
 
 def test_streams_of_todays_nulls_are_unchanged():
@@ -39,7 +39,7 @@ def scratch_registry():
 def test_a_new_null_takes_a_new_id_and_leaves_the_others_alone(scratch_registry):
     @nulls.register
     class ReversedNull(nulls.Null):
-        name, stream_id = "reversed", 7
+        name, stream_id = "reversed", 107
 
         @classmethod
         def bind(cls, setup):
@@ -74,7 +74,7 @@ def test_bind_builds_each_null_from_one_setup(tiny):
     built = {name: null.bind(setup) for name, null in nulls.REGISTRY.items() if name != "random-weights"}
     assert {name: type(null).__name__ for name, null in built.items()} == {
         "shuffle": "ShuffleNull", "columns": "ColumnsNull", "tokens": "TokensNull", "labels": "LabelsNull",
-        "within-class": "WithinClassNull"}
+        "within-class": "WithinClassNull", "random-pairs": "RandomPairsNull"}
     assert built["labels"].arrangements() == 10  # 5! / (3! 2!)
 
 
