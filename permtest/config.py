@@ -692,11 +692,11 @@ def _claim_values(given, params: Mapping, declared, groups: Mapping, problems: _
             given = values_file(given, problems.path.parent, words)
         except PermtestError as exc:
             problems.add(str(exc), claim, "values")
-            return params
+            given = {}  # still a claim with values: no second message about what follows from them
     elif not isinstance(given, Mapping) or not given:
         problems.add(f"must map words to numbers ({{nurse: 0.9, ...}}) or name a CSV ({{file: x.csv, word: column, "
                      f"value: column}}); got {shown(given)}", claim, "values")
-        return params
+        given = {}
     return {**params, "values": dict(given)}
 
 
@@ -756,8 +756,8 @@ def values_file(spec: Mapping, folder: Path, words: set) -> dict[str, float]:
         found[word] = value
     lacking = sorted(words - found.keys())
     if lacking:
-        raise PermtestError(f"{path}: no row for {shown(lacking[0])}"
-                            + (f" (nor {len(lacking) - 1} more words of the claim)" if len(lacking) > 1 else ""))
+        more = f" and {len(lacking) - 1} more words of the claim" if len(lacking) > 1 else ""
+        raise PermtestError(f"{path}: no row for {shown(lacking[0])}{more}")
     return found
 
 

@@ -1008,8 +1008,8 @@ def _direction_params(values: dict, groups: WordGroups, where: str) -> None:
         raise PermtestError(f"{where}values must map each word of the claim to a number; got {shown(given)}")
     extra = [w for w in given if w not in own]
     if extra:
-        raise PermtestError(f"{where}values: {shown(extra[0])} is not a word of the claim's groups"
-                            + (f" (nor {len(extra) - 1} more)" if len(extra) > 1 else ""))
+        raise PermtestError(f"{where}values: {_some(extra)} {'is' if len(extra) == 1 else 'are'} not a word of the "
+                            f"claim's groups")
     for word, value in given.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                 or not np.isfinite(float(value)):
@@ -1017,13 +1017,17 @@ def _direction_params(values: dict, groups: WordGroups, where: str) -> None:
                                 f"{shown(value)}")
     lacking = [w for w in own if w not in given]
     if lacking:
-        raise PermtestError(f"{where}values: no value for {shown(lacking[0])}"
-                            + (f" (nor {len(lacking) - 1} more words)" if len(lacking) > 1 else "")
-                            + "; every word of the claim needs one")
+        raise PermtestError(f"{where}values: no value for {_some(lacking)}; every word of the claim needs one")
     if len(own) < 3:
         raise PermtestError(f"{where}statistic 'direction' with values needs 3+ words; got {len(own)}")
     if len({float(v) for v in given.values()}) < 2:
         raise PermtestError(f"{where}values are all equal; a correlation with them is undefined")
+
+
+def _some(words: list, shown_at_most: int = 3) -> str:
+    """``'a', 'b' and 4 more``: a few words of a list, for a one-line message."""
+    listed = ", ".join(shown(w) for w in words[:shown_at_most])
+    return listed + (f" and {len(words) - shown_at_most} more" if len(words) > shown_at_most else "")
 
 
 def _direction_groups(groups: WordGroups, values: dict) -> np.ndarray:
