@@ -194,50 +194,48 @@ class RsaMeasure(Measure):
 class ProbeMeasure(Measure):
     """Cross-validated accuracy of a ridge probe (:func:`permtest.statistics.probe`).
 
-    The folds come from the claim's labels once (:func:`~permtest.statistics.probe_folds`)
-    and never change, and the penalty is chosen once, so every permutation scores
-    the same classifier on the same folds. The prediction matrix depends on the
-    vectors alone: under the ``labels`` null (one set of vectors for every draw)
-    it is computed once and a batch of labellings is one matrix product."""
+    One fixed function of (vectors, labels): the folds are stratified for the
+    labels it is given (:func:`~permtest.statistics.probe_folds`) and, unless
+    ``params.penalty`` fixes it, the penalty is chosen by leave-one-out on those
+    labels, for the observed draw and every permutation alike; so the permutation
+    test is exact. ``I - H`` depends on the vectors alone: under the ``labels``
+    null (one set of vectors for every draw) it is computed once, and a batch of
+    labellings is matrix products and one small solve per fold."""
 
     def __init__(self, statistic, groups, params, where="", other_vectors=None):
         super().__init__(statistic, groups, params, where)
-        self.fold = statistics.probe_folds(groups.labels, params["folds"])
         self.balanced = bool(params["balanced"])
-        # None until the first draw the measure sees, the engine's observed one
-        # (computed before any null draw): chosen there by leave-one-out, then held.
-        self.penalty = params["penalty"]
-        self.penalty_chosen = params["penalty"] is None
-        self._shared: tuple[np.ndarray, np.ndarray] | None = None  # (vectors, hat) of a draw shared by a batch
+        self.penalties = statistics.PROBE_PENALTIES if params["penalty"] is None else (params["penalty"],)
+        self._shared: tuple[np.ndarray, np.ndarray] | None = None  # (vectors, residuals) shared by a batch
 
     def values(self, vectors, labels):
         vectors = np.asarray(vectors, dtype=np.float64)
-        n_groups = self.groups.n_groups
-        if self.penalty is None:
-            self.penalty = statistics.probe_penalty(vectors[0], self.groups.labels, n_groups)
-        return statistics.probe_accuracy(statistics.probe_predictions(self._hat(vectors), labels, n_groups),
-                                         labels, self.fold, n_groups, self.balanced)
+        return statistics.probe_scores(self._residuals(vectors), labels, self.params["folds"], self.groups.n_groups,
+                                       self.balanced)
 
-    def _hat(self, vectors: np.ndarray) -> np.ndarray:
+    def _residuals(self, vectors: np.ndarray) -> np.ndarray:
         if vectors.shape[0] != 1:
-            return statistics.probe_hat(vectors, self.fold, self.penalty)
+            return statistics.probe_residuals(vectors, self.penalties)
         # One set of vectors for the batch (the labels null, the observed draw): its
-        # matrix is reused while the vectors are the same (compared, not trusted by identity).
+        # matrices are reused while the vectors are the same (compared, not trusted by identity).
         shared = self._shared
         if shared is not None and np.array_equal(shared[0], vectors):
             return shared[1]
-        hat = statistics.probe_hat(vectors, self.fold, self.penalty)
-        self._shared = (vectors.copy(), hat)
-        return hat
+        residuals = statistics.probe_residuals(vectors, self.penalties)
+        self._shared = (vectors.copy(), residuals)
+        return residuals
 
     def details(self, draw: Draw) -> dict:
         sizes = np.bincount(self.groups.labels, minlength=self.groups.n_groups)
         chance = 1.0 / sizes.size if self.balanced else float(sizes.max() / sizes.sum())
-        if self.penalty is None:
-            self(draw)
-        return {"probe": {"penalty": float(self.penalty),
-                          "penalty_from": "leave-one-out" if self.penalty_chosen else "params",
-                          "folds": self.params["folds"], "balanced": self.balanced, "chance": chance}}
+        if len(self.penalties) == 1:
+            penalty, source = self.penalties[0], "params"
+        else:
+            residuals = self._residuals(np.asarray(draw.vectors, dtype=np.float64))
+            penalty = self.penalties[int(statistics.probe_choice(residuals, draw.labels, self.groups.n_groups)[0])]
+            source = "leave-one-out on each draw's labels"
+        return {"probe": {"penalty": float(penalty), "penalty_from": source, "folds": self.params["folds"],
+                          "balanced": self.balanced, "chance": chance}}
 
 
 class DirectionMeasure(Measure):
@@ -1066,9 +1064,9 @@ _builtin(Statistic(
     "probe", statistics.probe, ProbeMeasure, min_groups=2, shape=_every_group_split,
     params={"folds": 5, "penalty": None, "balanced": False}, check=_probe_params,
     summary="cross-validated accuracy of a ridge classifier predicting each word's group from its vector "
-            "(scikit-learn's `RidgeClassifier`, fixed stratified folds); `params: {folds: 5 (or loo), penalty: "
-            "alpha (default: chosen by leave-one-out on the observed words from 1e-3 to 1e3, then held fixed; "
-            "in the JSON), balanced: false}`"))
+            "(scikit-learn's `RidgeClassifier`, stratified folds); `params: {folds: 5 (or loo), penalty: alpha "
+            "(default: chosen from 1e-3 to 1e3 by leave-one-out, on the observed words and on every permutation "
+            "alike), balanced: false}`"))
 _builtin(Statistic(
     "direction", statistics.direction_scores, DirectionMeasure, min_groups=1,
     params={"pairs": REQUIRED, "method": "mean-difference", "values": None, "correlation": None},

@@ -20,8 +20,8 @@ import numpy as np
 from ._arrays import namespace
 
 __all__ = ["coherence", "correlation", "cosines", "direction", "direction_scores", "group_difference",
-           "membership_ranks", "neighbor_fraction", "probe_accuracy", "probe_folds", "probe_hat", "probe_penalty",
-           "projections", "rsa", "separation", "silhouette", "weat", "wefat"]
+           "membership_ranks", "neighbor_fraction", "probe", "probe_accuracy", "probe_choice", "probe_folds",
+           "probe_predictions", "probe_residuals", "projections", "rsa", "separation", "silhouette", "weat", "wefat"]
 
 
 def cosines(vectors):
@@ -539,29 +539,34 @@ def _between(labels: np.ndarray) -> np.ndarray:
 
 # --- probe: cross-validated ridge classification ---------------------------------
 
-# The grid the probe's default penalty is chosen from (leave-one-out, observed draw).
+# The grid the probe's default penalty is chosen from, by leave-one-out accuracy on
+# each draw's own labels (the observed words and every permutation alike).
 PROBE_PENALTIES = tuple(float(10.0 ** e) for e in range(-3, 4))
 
 
-def probe_folds(labels: np.ndarray, folds) -> np.ndarray:
-    """The fold of each word: stratified, deterministic, from the claim's labels alone.
+def probe_folds(labels, folds):
+    """The fold of each word: stratified and deterministic, from the labels alone.
 
     Within each group, in the order of the words, the folds are dealt round-robin;
     the count carries on from one group to the next, so the folds' sizes differ by
-    at most one. The folds never depend on a permutation: under the ``labels`` null
-    the same words are held out whatever the labels.
+    at most one and depend only on the group sizes. The folds are a function of
+    the labels they are given: a permutation of the labels gets its own stratified
+    folds by the same rule, so the cross-validated accuracy is one fixed function
+    of (vectors, labels) and a permutation test of it is exact. (Folds fixed from
+    the observed labels would favour them: every permuted labelling would be
+    scored on folds that are not stratified for it.)
 
     Parameters
     ----------
     labels : numpy.ndarray
-        ``(n,)`` group index of each word (the claim's own labels).
+        ``(n,)`` or ``(B, n)`` group index of each word.
     folds : int or "loo"
         The number of folds, or ``"loo"`` (leave-one-out: one fold per word).
 
     Returns
     -------
     numpy.ndarray
-        ``(n,)`` int64 fold index of each word.
+        int64 fold index of each word, the shape of ``labels``.
 
     Examples
     --------
@@ -569,101 +574,133 @@ def probe_folds(labels: np.ndarray, folds) -> np.ndarray:
     >>> from permtest.statistics import probe_folds
     >>> probe_folds(np.array([0, 0, 0, 1, 1, 1, 1]), 2)
     array([0, 1, 0, 1, 0, 1, 0])
+    >>> probe_folds(np.array([[0, 1, 0, 1, 1, 0, 1]]), 2)
+    array([[0, 1, 1, 0, 1, 0, 0]])
     >>> probe_folds(np.array([0, 0, 1]), "loo")
     array([0, 1, 2])
     """
     labels = np.asarray(labels)
     if folds == "loo":
-        return np.arange(labels.size, dtype=np.int64)
-    fold = np.empty(labels.size, dtype=np.int64)
-    start = 0
-    for group in np.unique(labels):
-        members = np.flatnonzero(labels == group)
-        fold[members] = (start + np.arange(members.size)) % folds
-        start += members.size
-    return fold
+        return np.broadcast_to(np.arange(labels.shape[-1], dtype=np.int64), labels.shape).copy()
+    rows = np.atleast_2d(labels)
+    groups = int(rows.max()) + 1
+    member = rows[:, :, None] == np.arange(groups)  # (B, n, g)
+    sizes = member[0].sum(axis=0)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # the count carried into each group
+    rank = np.cumsum(member, axis=1) - 1  # each word's place among its group's words so far
+    place = np.take_along_axis(rank, rows[:, :, None], axis=2)[:, :, 0]
+    fold = (starts[rows] + place) % folds
+    return fold.astype(np.int64).reshape(labels.shape)
 
 
-def probe_hat(vectors: np.ndarray, fold: np.ndarray, penalty: float) -> np.ndarray:
-    """``(B, n, d)`` vectors -> ``(B, n, n)`` cross-validated ridge prediction matrices.
+def probe_residuals(vectors: np.ndarray, penalties) -> np.ndarray:
+    """``(B, n, d)`` vectors -> ``(B, P, n, n)``: ``I - H`` for each of ``P``
+    penalties, ``H`` the ridge smoother of all ``n`` words.
 
-    Row ``i`` holds the weights by which the ridge model fitted without word
-    ``i``'s fold predicts word ``i`` from the training words' targets (zero on
-    ``i``'s fold): for any targets ``Y`` of shape ``(n, c)``, ``hat @ Y`` is every
-    word's held-out prediction. The model is scikit-learn's ``Ridge`` with an
-    intercept (features and targets centred on the training means), in its dual
-    form: with ``X`` the centred training vectors and ``x`` a centred test vector,
-    ``x X' (X X' + penalty I)^-1`` weighs the centred targets, and the intercept
-    adds their mean. Only ``n x n`` Gram matrices are factorised, whatever ``d``.
+    ``H`` maps targets to the fitted values of scikit-learn's ``Ridge`` with an
+    intercept (features and targets centred, the intercept not penalised), in its
+    dual form: with ``K = U diag(s) U'`` the centred Gram matrix,
+    ``H = 11'/n + U diag(s / (s + penalty)) U'``, so ``I - H = U diag(penalty /
+    (s + penalty)) U' - 11'/n`` (one eigendecomposition serves every penalty).
+    Cross-validated predictions follow from it without refitting
+    (:func:`probe_predictions`).
 
     Parameters
     ----------
     vectors : numpy.ndarray
         ``(B, n, d)`` float vectors of ``B`` draws.
-    fold : numpy.ndarray
-        ``(n,)`` fold of each word (:func:`probe_folds`).
-    penalty : float
-        The ridge penalty (scikit-learn's ``alpha``), > 0.
+    penalties : sequence of float
+        Ridge penalties (scikit-learn's ``alpha``), each > 0.
 
     Returns
     -------
     numpy.ndarray
-        ``(B, n, n)`` float64; each row sums to 1 (the intercept).
+        ``(B, P, n, n)`` float64, symmetric.
 
     Examples
     --------
-    Two folds of two words: each word is predicted from the other fold alone.
+    Every row of ``I - H`` sums to 0 (the intercept fits a constant exactly):
 
     >>> import numpy as np
-    >>> from permtest.statistics import probe_hat
+    >>> from permtest.statistics import probe_residuals
     >>> vectors = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]]])
-    >>> hat = probe_hat(vectors, np.array([0, 1, 0, 1]), 0.1)
-    >>> (hat[0] != 0).astype(int)
-    array([[0, 1, 0, 1],
-           [1, 0, 1, 0],
-           [0, 1, 0, 1],
-           [1, 0, 1, 0]])
-    >>> hat.sum(axis=2).round(12)
-    array([[1., 1., 1., 1.]])
+    >>> probe_residuals(vectors, [0.1, 10.0]).sum(axis=-1).round(12) + 0.0
+    array([[[0., 0., 0., 0.],
+            [0., 0., 0., 0.]]])
     """
     vectors = np.asarray(vectors, dtype=np.float64)
-    gram = np.matmul(vectors, vectors.transpose(0, 2, 1))
-    hat = np.zeros_like(gram)
-    for f in np.unique(fold):
-        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        m = train.size
-        inner = gram[:, train[:, None], train]  # (B, m, m)
-        cross = gram[:, test[:, None], train]  # (B, s, m)
-        # Centring on the training mean mu, from the Gram matrix alone:
-        # (a - mu).(b - mu) = a.b - a.mu - mu.b + mu.mu.
-        dots = inner.mean(axis=1)  # mu . x_t for each training word t
-        square = dots.mean(axis=1)[:, None, None]  # mu . mu
-        kernel = inner - dots[:, :, None] - dots[:, None, :] + square
-        cross = cross - cross.mean(axis=2, keepdims=True) - dots[:, None, :] + square
-        kernel[:, np.arange(m), np.arange(m)] += penalty
-        # The kernel is symmetric: (K^-1 A')' = A K^-1.
-        weights = np.linalg.solve(kernel, cross.transpose(0, 2, 1)).transpose(0, 2, 1)
-        # Centred targets: W (I - 11'/m) y; then + mean(y) for the intercept.
-        weights = weights - weights.sum(axis=2, keepdims=True) / m + 1.0 / m
-        hat[:, test[:, None], train] = weights
-    return hat
+    n = vectors.shape[1]
+    centred = vectors - vectors.mean(axis=1, keepdims=True)
+    spectrum, basis = np.linalg.eigh(np.matmul(centred, centred.transpose(0, 2, 1)))
+    spectrum = np.clip(spectrum, 0.0, None)  # rounding can leave the constant direction at -1e-13
+    penalties = np.asarray(penalties, dtype=np.float64)
+    shrink = penalties[None, :, None] / (spectrum[:, None, :] + penalties[None, :, None])  # (B, P, n)
+    residuals = np.matmul(basis[:, None] * shrink[:, :, None, :], basis.transpose(0, 2, 1)[:, None])
+    return residuals - 1.0 / n
 
 
-def probe_predictions(hat: np.ndarray, labels, n_groups: int) -> np.ndarray:
-    """``(B or 1, n, n)`` prediction matrices and ``(n,)`` or ``(B, n)`` labels ->
-    ``(B, n)`` predicted group of each word.
+def probe_predictions(residuals: np.ndarray, labels, fold, n_groups: int) -> np.ndarray:
+    """Cross-validated predictions from ``I - H``: ``(B or 1, n, n)`` residual
+    matrices (:func:`probe_residuals`, one penalty), ``(n,)`` or ``(B, n)`` labels
+    and folds -> ``(B, n)`` predicted group of each word.
 
     scikit-learn's ``RidgeClassifier`` codes the targets ``2 z - 1`` (``z`` the
-    one-hot indicators) and predicts the largest score. Each row of ``hat`` sums to
-    1, so a score is ``2 hat z - 1`` and the largest ``hat z`` is the same
-    prediction: one matrix product per batch, whatever the labels. With two
-    groups the two scores are opposite, and the first wins a tie, as
-    scikit-learn's ``score > 0`` does."""
-    return np.argmax(np.matmul(hat, one_hot(labels, n_groups)), axis=-1)
+    one-hot indicators) and predicts the largest score; the smoother keeps
+    constants, so the largest prediction of ``z`` is the same prediction. A fold
+    ``S`` held out leaves the residuals ``(I - H)_SS^-1 ((I - H) z)_S`` on it (the
+    deletion formula of penalised least squares), so a prediction is ``z_S`` minus
+    them: one small solve per fold, no refit. With two groups the two scores are
+    opposite, and the first wins a tie, as scikit-learn's ``score > 0`` does.
+
+    Parameters
+    ----------
+    residuals : numpy.ndarray
+        ``(B or 1, n, n)`` ``I - H`` of each draw.
+    labels : numpy.ndarray
+        ``(n,)`` or ``(B, n)`` group of each word.
+    fold : numpy.ndarray
+        ``(n,)`` or ``(B, n)`` fold of each word; every row has the same fold sizes.
+    n_groups : int
+        The number of groups.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, n)`` int64 predicted groups.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import probe_predictions, probe_residuals
+    >>> vectors = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]]])
+    >>> labels = np.array([0, 1, 0, 1])
+    >>> probe_predictions(probe_residuals(vectors, [0.1])[:, 0], labels, np.array([0, 0, 1, 1]), 2)
+    array([[0, 1, 0, 1]])
+    """
+    target = one_hot(labels, n_groups)  # (1 or B, n, c)
+    fold = np.atleast_2d(fold)
+    left = np.matmul(residuals, target)  # (B, n, c): residuals of the fit on all words
+    batch = max(left.shape[0], fold.shape[0])
+    left = np.broadcast_to(left, (batch,) + left.shape[1:])
+    target = np.broadcast_to(target, left.shape)
+    sizes = np.bincount(fold[0])
+    if sizes.max() == 1:  # leave-one-out: (I - H)_ii scalars
+        diagonal = np.diagonal(residuals, axis1=1, axis2=2)[:, :, None]
+        return np.argmax(target - left / diagonal, axis=-1)
+    order = np.argsort(np.broadcast_to(fold, (batch, fold.shape[1])), axis=1, kind="stable")  # fold by fold
+    residuals = np.broadcast_to(residuals, (batch,) + residuals.shape[1:])
+    scores = np.empty(left.shape)
+    rows = np.arange(batch)[:, None]
+    start = 0
+    for size in sizes.tolist():
+        held = order[:, start:start + size]  # (B, s) the words of this fold
+        start += size
+        block = residuals[rows[:, :, None], held[:, :, None], held[:, None, :]]  # (B, s, s)
+        scores[rows, held] = target[rows, held] - np.linalg.solve(block, left[rows, held])
+    return np.argmax(scores, axis=-1)
 
 
-def probe_accuracy(predicted: np.ndarray, labels, fold: np.ndarray, n_groups: int,
-                   balanced: bool = False) -> np.ndarray:
+def probe_accuracy(predicted: np.ndarray, labels, fold, n_groups: int, balanced: bool = False) -> np.ndarray:
     """Accuracy of each fold's predictions, averaged over folds (as the mean of
     ``sklearn.model_selection.cross_val_score``).
 
@@ -674,7 +711,7 @@ def probe_accuracy(predicted: np.ndarray, labels, fold: np.ndarray, n_groups: in
     labels : numpy.ndarray
         ``(n,)`` or ``(B, n)`` true group of each word.
     fold : numpy.ndarray
-        ``(n,)`` fold of each word.
+        ``(n,)`` or ``(B, n)`` fold of each word (the same fold sizes in every row).
     n_groups : int
         The number of groups.
     balanced : bool, default False
@@ -697,10 +734,11 @@ def probe_accuracy(predicted: np.ndarray, labels, fold: np.ndarray, n_groups: in
     """
     labels = np.atleast_2d(labels)
     correct = (predicted == labels).astype(np.float64)  # (B, n)
-    in_fold = (fold[:, None] == np.unique(fold)).astype(np.float64)  # (n, k)
+    fold = np.atleast_2d(fold)
+    in_fold = (fold[:, :, None] == np.arange(int(fold.max()) + 1)).astype(np.float64)  # (1 or B, n, k)
     if not balanced:
         # Sums of zeros and ones: exact, so the order of summation never matters.
-        return (np.matmul(correct, in_fold) / in_fold.sum(axis=0)).mean(axis=1)
+        return (np.matmul(correct[:, None, :], in_fold)[:, 0] / in_fold.sum(axis=1)).mean(axis=1)
     member = one_hot(labels, n_groups).transpose(0, 2, 1)  # (B, g, n)
     hits = np.matmul(member * correct[:, None, :], in_fold)  # (B, g, k)
     counts = np.matmul(member, in_fold)
@@ -709,58 +747,99 @@ def probe_accuracy(predicted: np.ndarray, labels, fold: np.ndarray, n_groups: in
     return (recall.sum(axis=1) / present.sum(axis=1)).mean(axis=1)
 
 
-def probe(vectors: np.ndarray, labels, fold: np.ndarray, n_groups: int, penalty: float,
-          balanced: bool = False) -> np.ndarray:
-    """Cross-validated accuracy of a ridge probe predicting each word's group from
-    its vector: ``(B, n, d)`` vectors and ``(n,)`` or ``(B, n)`` labels -> ``(B,)``.
-
-    :func:`probe_hat`, then :func:`probe_predictions`, then :func:`probe_accuracy`.
-    Equal to the mean of ``cross_val_score(RidgeClassifier(alpha=penalty), X, y,
-    cv=folds)`` with the same folds."""
-    return probe_accuracy(probe_predictions(probe_hat(vectors, fold, penalty), labels, n_groups), labels, fold,
-                          n_groups, balanced)
-
-
-def probe_penalty(vectors: np.ndarray, labels: np.ndarray, n_groups: int,
-                  grid: tuple[float, ...] = PROBE_PENALTIES) -> float:
-    """The penalty of ``grid`` with the best leave-one-out accuracy.
-
-    Chosen once, on the claim's own words and labels, and then held fixed for every
-    permutation: the null distribution does not repeat the choice, so a p-value is
-    slightly optimistic when the penalty is chosen (give one to avoid that).
+def probe_choice(residuals: np.ndarray, labels, n_groups: int) -> np.ndarray:
+    """Which penalty each draw uses: ``(B or 1, P, n, n)`` residual matrices for
+    ``P`` ascending penalties and ``(n,)`` or ``(B, n)`` labels -> ``(B,)`` the index
+    of the penalty with the best leave-one-out accuracy on that draw's own labels;
+    a tie goes to the largest penalty (the simplest model among the best).
 
     Parameters
     ----------
-    vectors : numpy.ndarray
-        ``(n, d)`` vectors of the claim's words.
+    residuals : numpy.ndarray
+        ``(B or 1, P, n, n)`` (:func:`probe_residuals`).
     labels : numpy.ndarray
-        ``(n,)`` group index of each word.
+        ``(n,)`` or ``(B, n)`` group of each word.
     n_groups : int
         The number of groups.
-    grid : tuple of float, default PROBE_PENALTIES
-        The candidate penalties (``10 ** -3`` to ``10 ** 3``).
 
     Returns
     -------
-    float
-        The penalty with the best leave-one-out accuracy; a tie goes to the largest
-        (the simplest model among the best).
+    numpy.ndarray
+        ``(B,)`` int64 indices into the penalties.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from permtest.statistics import probe_penalty
+    >>> from permtest.statistics import PROBE_PENALTIES, probe_choice, probe_residuals
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat([0, 1], 6)
-    >>> vectors = rng.normal(size=(12, 3)) + 3.0 * labels[:, None]
-    >>> probe_penalty(vectors, labels, 2)  # 1e-3 to 1e2 classify all 12; 1e3 shrinks too far
+    >>> vectors = rng.normal(size=(1, 12, 3)) + 3.0 * labels[:, None]
+    >>> PROBE_PENALTIES[probe_choice(probe_residuals(vectors, PROBE_PENALTIES), labels, 2)[0]]
     100.0
     """
-    vectors = np.asarray(vectors, dtype=np.float64)[None]
-    fold = np.arange(vectors.shape[1])
-    scores = [probe(vectors, labels, fold, n_groups, penalty)[0] for penalty in grid]
-    best = max(scores)
-    return float(max(p for p, s in zip(grid, scores) if s == best))
+    n = residuals.shape[-1]
+    loo = np.arange(n)
+    accuracy = np.stack([probe_accuracy(probe_predictions(residuals[:, p], labels, loo, n_groups), labels, loo,
+                                        n_groups) for p in range(residuals.shape[1])], axis=1)  # (B, P)
+    # The last of the best: argmax of the reversed order.
+    return residuals.shape[1] - 1 - np.argmax(accuracy[:, ::-1], axis=1)
+
+
+def probe(vectors: np.ndarray, labels, folds, n_groups: int, penalty: float | None = None,
+          balanced: bool = False) -> np.ndarray:
+    """Cross-validated accuracy of a ridge probe predicting each word's group from
+    its vector: ``(B, n, d)`` vectors and ``(n,)`` or ``(B, n)`` labels -> ``(B,)``.
+
+    The folds are :func:`probe_folds` of the labels; the penalty is ``penalty``
+    or, when None, chosen for each draw from :data:`PROBE_PENALTIES` by
+    :func:`probe_choice` on its own labels. Equal to the mean of
+    ``cross_val_score(RidgeClassifier(alpha=penalty), X, y, cv=folds)`` with the
+    same folds and penalty.
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray
+        ``(B, n, d)`` float vectors.
+    labels : numpy.ndarray
+        ``(n,)`` or ``(B, n)`` group of each word.
+    folds : int or "loo"
+        The number of folds, or leave-one-out.
+    n_groups : int
+        The number of groups.
+    penalty : float or None, default None
+        The ridge penalty; None chooses one per draw.
+    balanced : bool, default False
+        Balanced accuracy per fold.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float64 accuracies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from permtest.statistics import probe
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 6)
+    >>> vectors = rng.normal(size=(1, 12, 3)) + 3.0 * labels[:, None]
+    >>> probe(vectors, labels, 3, 2)
+    array([1.])
+    """
+    penalties = PROBE_PENALTIES if penalty is None else (penalty,)
+    return probe_scores(probe_residuals(vectors, penalties), labels, folds, n_groups, balanced)
+
+
+def probe_scores(residuals: np.ndarray, labels, folds, n_groups: int, balanced: bool = False) -> np.ndarray:
+    """:func:`probe` from the residual matrices of its penalties (``(B or 1, P, n,
+    n)``; with ``P > 1`` the penalty is chosen per draw by :func:`probe_choice`)."""
+    if residuals.shape[1] == 1:
+        chosen = residuals[:, 0]
+    else:
+        choice = probe_choice(residuals, labels, n_groups)
+        chosen = residuals[np.arange(choice.size) if residuals.shape[0] > 1 else 0, choice]
+    fold = probe_folds(labels, folds)
+    return probe_accuracy(probe_predictions(chosen, labels, fold, n_groups), labels, fold, n_groups, balanced)
 
 
 # --- directions ------------------------------------------------------------------

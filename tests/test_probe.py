@@ -43,8 +43,9 @@ def _sklearn(x: np.ndarray, y: np.ndarray, fold: np.ndarray, penalty: float, bal
 def _check_against_sklearn(x: np.ndarray, y: np.ndarray, folds, penalty: float, balanced: bool) -> float:
     n_groups = int(y.max()) + 1
     fold = statistics.probe_folds(y, folds)
-    predicted = statistics.probe_predictions(statistics.probe_hat(x[None], fold, penalty), y, n_groups)[0]
-    ours = statistics.probe(x[None], y, fold, n_groups, penalty, balanced)[0]
+    residuals = statistics.probe_residuals(x[None], [penalty])[:, 0]
+    predicted = statistics.probe_predictions(residuals, y, fold, n_groups)[0]
+    ours = statistics.probe(x[None], y, folds, n_groups, penalty, balanced)[0]
     expected_predictions, expected = _sklearn(x, y, fold, penalty, balanced)
     np.testing.assert_array_equal(predicted, expected_predictions)
     assert ours == expected  # exactly
@@ -85,7 +86,7 @@ def test_engine_observed_value_and_chosen_penalty(glove):
     res = permtest.permutation_test(glove, groups, statistic="probe", null="labels", permutations=50,
                                     params={"folds": 3})
     probe = res.details["probe"]
-    assert probe["penalty_from"] == "leave-one-out" and probe["chance"] == pytest.approx(1 / 3)
+    assert probe["penalty_from"] == "leave-one-out on each draw's labels" and probe["chance"] == pytest.approx(1 / 3)
     x = glove.matrix[[glove.index[w] for w in MIXED]].astype(np.float64)
     y = np.repeat([0, 1, 2], 6)
     loo = [cross_val_score(RidgeClassifier(alpha=p), x, y, cv=_cv(np.arange(18))).mean()
@@ -94,10 +95,55 @@ def test_engine_observed_value_and_chosen_penalty(glove):
     assert res.observed == _sklearn(x, y, statistics.probe_folds(y, 3), probe["penalty"], False)[1]
 
 
+class StratifiedLikePermtest:
+    """A scikit-learn splitter with permtest's fold rule, applied to the labels it is
+    given: permutation_test_score hands it each permuted labelling."""
+
+    def __init__(self, folds):
+        self.folds = folds
+
+    def split(self, x, y, groups=None):
+        yield from _cv(statistics.probe_folds(np.asarray(y), self.folds))
+
+    def get_n_splits(self, x=None, y=None, groups=None):
+        return self.folds
+
+
+def _literal(x, y, folds, penalty=None, balanced=False):
+    """Oracle: the statistic from its definition with scikit-learn: folds stratified
+    for ``y``; the penalty given, or the grid's best leave-one-out accuracy on ``y``
+    (RidgeClassifier refitted for every word), the largest of the best."""
+    if penalty is None:
+        loo = [cross_val_score(RidgeClassifier(alpha=p), x, y, cv=_cv(np.arange(y.size))).mean()
+               for p in statistics.PROBE_PENALTIES]
+        penalty = max(p for p, s in zip(statistics.PROBE_PENALTIES, loo) if s == max(loo))
+    return _sklearn(x, y, statistics.probe_folds(y, folds), penalty, balanced)[1]
+
+
+@pytest.mark.parametrize(("folds", "penalty", "balanced"), [(2, None, False), (2, 1.0, True), ("loo", None, False)])
+def test_exact_null_distribution_equals_scikit_learn_refits(glove, folds, penalty, balanced):
+    """Oracle: every one of the 70 labellings of 4 + 4 words scored by scikit-learn
+    from the definition (stratified folds and the penalty chosen for that labelling).
+    The null distribution is that multiset, exactly. Before folds and penalty were
+    chosen per labelling, the observed labelling alone was scored on folds
+    stratified for it, and a permuted one was not."""
+    words = COLORS[:4] + ANIMALS[:4]
+    x = glove.matrix[[glove.index[w] for w in words]].astype(np.float64)
+    res = permtest.permutation_test(glove, {"c": COLORS[:4], "a": ANIMALS[:4]}, statistic="probe", null="labels",
+                                    permutations=100, params={"folds": folds, "penalty": penalty,
+                                                              "balanced": balanced})
+    assert res.exact and res.permutations == 70
+    from permtest.nulls import all_labelings
+
+    expected = [_literal(x, y, folds, penalty, balanced) for y in all_labelings(np.repeat([0, 1], 4))]
+    assert sorted(res.null_distribution.tolist()) == sorted(expected)
+
+
 def test_labels_p_value_agrees_with_permutation_test_score():
-    """Oracle: sklearn.model_selection.permutation_test_score (same folds, same alpha),
-    500 permutations each: the p-values differ by less than four standard errors of
-    the difference of two independent Monte Carlo estimates."""
+    """Oracle: sklearn.model_selection.permutation_test_score (the same fold rule,
+    applied to each permuted labelling; the same alpha), 500 permutations each: the
+    p-values differ by less than four standard errors of the difference of two
+    independent Monte Carlo estimates."""
     emb = random_embeddings(rows=16, dims=6, seed=3)
     x = emb.matrix.astype(np.float64).copy()
     y = np.repeat([0, 1], 8)
@@ -106,8 +152,7 @@ def test_labels_p_value_agrees_with_permutation_test_score():
     groups = {"a": list(emb.vocab[:8]), "b": list(emb.vocab[8:])}
     res = permtest.permutation_test(emb, groups, statistic="probe", null="labels", permutations=500, seed=1,
                                     params={"folds": 4, "penalty": 1.0})
-    fold = statistics.probe_folds(y, 4)
-    score, _, p_sklearn = permutation_test_score(RidgeClassifier(alpha=1.0), x, y, cv=_cv(fold),
+    score, _, p_sklearn = permutation_test_score(RidgeClassifier(alpha=1.0), x, y, cv=StratifiedLikePermtest(4),
                                                  n_permutations=500, random_state=0)
     assert res.observed == score
     p = (res.p_value + p_sklearn) / 2
