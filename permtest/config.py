@@ -650,7 +650,10 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
         except PermtestError as exc:
             problems.add(str(exc), name, f"params.{source}")
 
-    if "values" in item:
+    if isinstance(params.get("values"), (Mapping, list)) and declared is not None and declared.params \
+            and "values" in declared.params:
+        problems.add("per-word values go in the claim's 'values' key, not in params", name, "params.values")
+    elif "values" in item:
         params = _claim_values(item["values"], params, declared, groups, problems, name)
 
     nulls = merged["nulls"] if isinstance(merged["nulls"], list) else []
@@ -682,9 +685,6 @@ def _claim_values(given, params: Mapping, declared, groups: Mapping, problems: _
     if declared is not None and declared.params is not None and "values" not in declared.params:
         problems.add(f"statistic '{declared.name}' takes no per-word values (statistic: direction does)", claim,
                      "values")
-        return params
-    if "values" in params:
-        problems.add("per-word values go in the claim's 'values' key, not in params", claim, "params.values")
         return params
     if isinstance(given, Mapping) and "file" in given:
         words = {w for members in groups.values() if isinstance(members, list) for w in members}

@@ -998,7 +998,7 @@ def _direction_params(values: dict, groups: WordGroups, where: str) -> None:
                                 f"number, ...}}); without them the statistic is a group difference")
         if groups.claim_groups != 2:
             raise PermtestError(f"{where}statistic 'direction' without values compares two groups' mean scores; "
-                                f"got {groups.claim_groups} groups (give two, or per-word values)")
+                                f"the claim has {groups.claim_groups} (give two groups, or per-word values)")
         return
     if values["correlation"] is not None:
         require(values["correlation"], Choice(statistics.CORRELATIONS), f"parameter 'correlation' {name}", where)
@@ -1006,8 +1006,8 @@ def _direction_params(values: dict, groups: WordGroups, where: str) -> None:
         raise PermtestError(f"{where}values must map each word of the claim to a number; got {shown(given)}")
     extra = [w for w in given if w not in own]
     if extra:
-        raise PermtestError(f"{where}values: {_some(extra)} {'is' if len(extra) == 1 else 'are'} not a word of the "
-                            f"claim's groups")
+        raise PermtestError(f"{where}values: {_some(extra)} "
+                            + ("is not a word" if len(extra) == 1 else "are not words") + " of the claim's groups")
     for word, value in given.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                 or not np.isfinite(float(value)):

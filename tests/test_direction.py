@@ -282,12 +282,12 @@ def test_the_claim_words_keep_their_streams(glove):
     (GROUPS, {}, "labels", r"statistic 'direction' needs parameter 'pairs'"),
     (GROUPS, {"pairs": PAIRS, "method": "svd"}, "labels", r"parameter 'method' .* must be one of"),
     ({**GROUPS, "third": ["doctor", "teacher"]}, {"pairs": PAIRS}, "labels",
-     r"without values compares two groups' mean scores; got 3 groups"),
+     r"without values compares two groups' mean scores; the claim has 3 \(give two groups"),
     (GROUPS, {"pairs": PAIRS, "correlation": "pearson"}, "labels", r"parameter 'correlation' .* needs per-word values"),
     (GROUPS, {"pairs": PAIRS, "values": {**VALUES, "doctor": 40}}, "labels",
      r"values: 'doctor' is not a word of the claim's groups"),
     (GROUPS, {"pairs": PAIRS, "values": {**VALUES, "a": 1, "b": 2, "c": 3, "d": 4}}, "labels",
-     r"values: 'a', 'b', 'c' and 1 more are not a word of the claim's groups"),
+     r"values: 'a', 'b', 'c' and 1 more are not words of the claim's groups"),
     (GROUPS, {"pairs": PAIRS, "values": {**VALUES, "nurse": "high"}}, "labels",
      r"values: the value of 'nurse' must be a finite number; got 'high'"),
     (GROUPS, {"pairs": PAIRS, "values": {**VALUES, "nurse": float("nan")}}, "labels",
@@ -383,6 +383,8 @@ def test_a_config_reads_values_from_a_csv_beside_it(tmp_path, capsys):
     (GOOD_VALUES, CSV, "{pairs: [[he, shxqe], [man, woman]]}",
      r"claim 'he-she'.*params.pairs \(second words\): 'shxqe' is not in the vocabulary of glove"),
     (GOOD_VALUES, CSV, "{pairs: [[he, she]], values: {nurse: 1}}",
+     r"key 'params.values': per-word values go in the claim's 'values' key"),
+    ("", None, "{pairs: [[he, she]], values: {file: pct.csv, word: occupation, value: women}}",
      r"key 'params.values': per-word values go in the claim's 'values' key"),
 ])
 def test_bad_values_and_pairs_exit_2_with_one_line(tmp_path, capsys, values, csv, params, message):
