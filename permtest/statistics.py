@@ -688,16 +688,19 @@ def probe_predictions(residuals: np.ndarray, labels, fold, n_groups: int) -> np.
         diagonal = np.diagonal(residuals, axis1=1, axis2=2)[:, :, None]
         return np.argmax(target - left / diagonal, axis=-1)
     order = np.argsort(np.broadcast_to(fold, (batch, fold.shape[1])), axis=1, kind="stable")  # fold by fold
-    residuals = np.broadcast_to(residuals, (batch,) + residuals.shape[1:])
     scores = np.empty(left.shape)
     rows = np.arange(batch)[:, None]
     start = 0
     for size in sizes.tolist():
         held = order[:, start:start + size]  # (B, s) the words of this fold
         start += size
-        block = residuals[rows[:, :, None], held[:, :, None], held[:, None, :]]  # (B, s, s)
+        if residuals.shape[0] == 1:  # shared by the batch (the labels null)
+            block = residuals[0][held[:, :, None], held[:, None, :]]  # (B, s, s)
+        else:
+            block = residuals[rows[:, :, None], held[:, :, None], held[:, None, :]]
         scores[rows, held] = target[rows, held] - np.linalg.solve(block, left[rows, held])
     return np.argmax(scores, axis=-1)
+
 
 
 def probe_accuracy(predicted: np.ndarray, labels, fold, n_groups: int, balanced: bool = False) -> np.ndarray:
@@ -777,10 +780,15 @@ def probe_choice(residuals: np.ndarray, labels, n_groups: int) -> np.ndarray:
     >>> PROBE_PENALTIES[probe_choice(probe_residuals(vectors, PROBE_PENALTIES), labels, 2)[0]]
     100.0
     """
-    n = residuals.shape[-1]
-    loo = np.arange(n)
-    accuracy = np.stack([probe_accuracy(probe_predictions(residuals[:, p], labels, loo, n_groups), labels, loo,
-                                        n_groups) for p in range(residuals.shape[1])], axis=1)  # (B, P)
+    labels = np.atleast_2d(labels)
+    target = one_hot(labels, n_groups)[:, None]  # (1 or B, 1, n, c)
+    # Leave-one-out predictions of every penalty at once (probe_predictions' rule
+    # with folds of one word: (I - H)_ii scalars).
+    diagonal = np.diagonal(residuals, axis1=2, axis2=3)[..., None]  # (1 or B, P, n, 1)
+    predicted = np.argmax(target - np.matmul(residuals, target) / diagonal, axis=-1)  # (B, P, n)
+    # Each fold's accuracy is its one word's 0 or 1, so the mean over folds is the
+    # mean over words (sums of 0 and 1: exact either way).
+    accuracy = (predicted == labels[:, None, :]).mean(axis=2)  # (B, P)
     # The last of the best: argmax of the reversed order.
     return residuals.shape[1] - 1 - np.argmax(accuracy[:, ::-1], axis=1)
 
