@@ -235,6 +235,10 @@ class Null:
     # It redraws the words a statistic reads beside the claim's (WordGroups.companions),
     # so it applies only to claims that have some.
     needs_companions = False
+    # Its draws are a control task for a classifier (Hewitt & Liang 2019): words whose
+    # labels mean nothing, so a probe's accuracy minus their mean is its selectivity
+    # (permtest.report.selectivity).
+    control_task = False
     # Permutations per batch, when each costs far more than the statistic (None: the
     # engine sizes batches by the values they gather).
     batch = None
@@ -559,6 +563,10 @@ class TokensNull(_PoolNull):
                   "from its word's frequency band)")
     keeps = "the whole geometry"
     answers = "\"are *these* words special, compared with other words?\" — usually the question"
+    # Random words given the claim's labels: selectivity is accuracy beyond other
+    # words. (The labels null's draws, the same words relabelled, are a type-level
+    # control too; its mean is in the CSV as null_mean. One selectivity, one definition.)
+    control_task = True
 
     @staticmethod
     def redrawn(groups: WordGroups) -> np.ndarray:

@@ -1,10 +1,11 @@
 """Reports of a :class:`~permtest.runner.ConfigRun`: terminal table, files for papers, JUnit XML.
 
 Reports only format what a run holds; no statistic, p-value or verdict is
-recomputed here. Files are written atomically as a set: each goes to a hidden
-temporary name in the output folder and all are renamed into place only once every
-one is complete, so a failed or interrupted run (Ctrl-C included) leaves neither a
-half-written file nor a mix of new and stale reports.
+recomputed here (a probe's selectivity, the one derived number, is the difference of
+two numbers the result holds). Files are written atomically as a set: each goes to a
+hidden temporary name in the output folder and all are renamed into place only once
+every one is complete, so a failed or interrupted run (Ctrl-C included) leaves
+neither a half-written file nor a mix of new and stale reports.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
 from .runner import COLUMNS, ConfigRun, Outcome
 
-__all__ = ["junit_xml", "report_json", "report_markdown", "terminal_table", "write_junit", "write_reports"]
+__all__ = ["junit_xml", "report_json", "report_markdown", "selectivity", "terminal_table", "write_junit",
+           "write_reports"]
 
 SHA_PREFIX = 12  # hex digits of a sha256 shown to people; the JSON keeps all 64
 
@@ -380,7 +382,9 @@ def report_json(run: ConfigRun) -> str:
         One JSON object, indented, ending with a newline: the run's provenance
         (``config``, ``source``, ``seed``, ``versions``, ``platform``, ``timings``,
         ``tests``, ...), ``rows`` (the CSV's rows, with ``expect`` and ``passed``
-        null when not gated), ``warnings`` and ``seconds``.
+        null when not gated), ``warnings`` and ``seconds``. A classifier's entry in
+        ``tests`` under ``tokens`` has its :func:`selectivity` beside its chance
+        level (``tests["claim/tokens"]["probe"]["selectivity"]``).
 
     Examples
     --------
@@ -398,7 +402,77 @@ def report_json(run: ConfigRun) -> str:
         row["expect"], row["passed"] = outcome.expect, outcome.passed
         rows.append(row)
     document = {**run.provenance, "rows": rows, "warnings": list(run.warnings), "seconds": run.seconds}
+    tests = _with_selectivity(run.provenance.get("tests", {}), run.outcomes)
+    if tests:
+        document["tests"] = tests
     return json.dumps(_plain(document), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def selectivity(result) -> tuple[str, float] | None:
+    """A classifier's selectivity: ``(details key, value)``, or None where it does
+    not apply.
+
+    After Hewitt & Liang (2019, "Designing and Interpreting Probes with Control
+    Tasks"), who subtract from a probe's accuracy its accuracy on a control task:
+    the same words, each word type given a random label. Here the control task is
+    the draws of a null that declares ``control_task`` (``tokens``): random words of
+    the claim's group sizes from the pool, labelled as the claim's words are.
+    Selectivity is the observed accuracy minus the mean accuracy over those draws
+    (``result.null_mean``, the mean of ``null_distribution``): how far the claim's
+    words beat words whose labels mean nothing, in accuracy points.
+
+    A statistic is a classifier's accuracy when its details hold a chance level
+    (``probe``: ``details["probe"]["chance"]``); the key returned is that entry's,
+    so the JSON gives the selectivity beside the chance level.
+
+    Parameters
+    ----------
+    result : permtest.PermutationResult
+        One claim under one null.
+
+    Returns
+    -------
+    tuple of (str, float) or None
+        The details entry that holds the chance level (``"probe"``) and the
+        selectivity; None for a statistic without a chance level or a null that is
+        not a control task.
+
+    Examples
+    --------
+    >>> import permtest
+    >>> from permtest import report
+    >>> emb = permtest.load_source("glove")
+    >>> groups = {"colors": ["red", "green", "blue", "yellow", "pink"],
+    ...           "animals": ["dog", "cat", "horse", "cow", "pig"]}
+    >>> res = permtest.permutation_test(emb, groups, statistic="probe", null="tokens", permutations=99,
+    ...                                 pool_size=5000)
+    >>> key, value = report.selectivity(res)
+    >>> key, value == res.observed - res.null_mean
+    ('probe', True)
+    """
+    if not getattr(NULL_REGISTRY.get(result.null), "control_task", False):
+        return None
+    for key, entry in result.details.items():
+        if isinstance(entry, dict) and "chance" in entry:
+            return key, float(result.observed - result.null_mean)
+    return None
+
+
+def _with_selectivity(tests: dict, outcomes: Iterable[Outcome]) -> dict:
+    """The provenance's per-test details with each classifier's :func:`selectivity`
+    beside its chance level (copies: the run is not changed)."""
+    tests = dict(tests)
+    for o in outcomes:
+        found = selectivity(o.result)
+        if found is None:
+            continue
+        key, value = found
+        # The runner's name of a test in the JSON (runner._provenance).
+        name = f"{o.claim}/{o.null}" + ("" if o.layer is None else f"/layer{o.layer}")
+        entry = dict(tests.get(name, {}))
+        entry[key] = {**entry.get(key, {}), "selectivity": value}
+        tests[name] = entry
+    return tests
 
 
 def _plain(value):

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -256,6 +257,77 @@ def test_json_turns_nan_inf_numpy_and_paths_into_json(run):
     assert document["where"] == "/x/y"
     assert document["vector"] == [1.0, None, "-inf"]
     assert document["nested"] == {"1": [0.25, True]}
+
+
+# ---------------------------------------------------------------- a probe's chance level and selectivity
+
+PROBE_CONFIG = """\
+version: 1
+name: probe-tiny
+source: glove          # never loaded: the fixture computes on its own matrix
+permutations: 99
+seed: 5
+nulls: [tokens, labels]
+claims:
+  - name: planted-probe
+    statistic: probe
+    groups: {x: [aa, ab, ac, ad, ae, af], y: [ba, bb, bc, bd, be, bf]}
+    params: {folds: 3}
+  - name: planted-cohere
+    statistic: coherence
+    groups: {g: [aa, ab, ac, ad, ae, af]}
+    nulls: [tokens]
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_run(tmp_path_factory) -> ConfigRun:
+    """A probe that separates the planted cluster (aa..af) from other words, under
+    tokens and labels, and a coherence claim beside it; wrapped as the runner wraps."""
+    path = tmp_path_factory.mktemp("config") / "probe-tiny.yaml"
+    path.write_text(PROBE_CONFIG, encoding="utf-8")
+    config = load(path)
+    emb = permtest.Embeddings.from_array(_matrix(), VOCAB, name="tiny-matrix")
+    results = {(c.name, n): permtest.permutation_test(emb, c.groups, statistic=c.statistic, null=n,
+                                                      permutations=config.permutations, seed=config.seed,
+                                                      params=c.params)
+               for c in config.claims for n in c.nulls}
+    provenance = runner._provenance(config, {None: emb}, {(c, n, None): r for (c, n), r in results.items()}, 0.5)
+    return ConfigRun(config, tuple(_outcomes(config, results)), (), provenance, 0.5)
+
+
+def test_json_gives_a_probes_selectivity_under_tokens_beside_its_chance_level(probe_run):
+    """Oracle: hand computation from the result's own null distribution, observed
+    minus fsum(null) / m. Only under tokens (a control task); never for a statistic
+    without a chance level; the run itself is left as it was."""
+    before = json.dumps(probe_run.provenance, sort_keys=True, default=str)
+    tests = _strict(report.report_json(probe_run))["tests"]
+    result = _by_name(probe_run)["planted-probe [tokens]"].result
+    null = result.null_distribution
+    expected = result.observed - math.fsum(null.tolist()) / null.size
+    assert result.observed == 1.0 and expected > 0.3  # a real probe, well above random words
+    entry = tests["planted-probe/tokens"]["probe"]
+    assert entry["chance"] == 0.5 and entry["penalty_from"] == "leave-one-out on each draw's labels"
+    assert entry["selectivity"] == pytest.approx(expected, rel=0, abs=1e-12)
+    assert "chance" in tests["planted-probe/labels"]["probe"]
+    assert "selectivity" not in tests["planted-probe/labels"]["probe"]
+    assert "selectivity" not in json.dumps(tests["planted-cohere/tokens"])
+    assert json.dumps(probe_run.provenance, sort_keys=True, default=str) == before
+
+
+def test_selectivity_is_accuracy_minus_the_null_mean_by_hand(probe_run):
+    """Oracle: hand arithmetic on a made-up null distribution, 0.875 - 2/4 = 0.375
+    (exact in binary); a sweep's layer gets its own entry, named as the runner names it."""
+    outcome = _by_name(probe_run)["planted-probe [tokens]"]
+    null = np.array([0.5, 0.625, 0.375, 0.5])
+    made_up = dataclasses.replace(outcome.result, observed=0.875, null_distribution=null, null_mean=0.5)
+    assert report.selectivity(made_up) == ("probe", 0.375)
+    assert report.selectivity(dataclasses.replace(made_up, null="labels")) is None
+    assert report.selectivity(dataclasses.replace(made_up, details={"preprocess": "none"})) is None
+    layered = dataclasses.replace(outcome, result=made_up, layer=3)
+    tests = _strict(report.report_json(dataclasses.replace(probe_run, outcomes=(layered,))))["tests"]
+    assert tests["planted-probe/tokens/layer3"] == {"probe": {"selectivity": 0.375}}
+    assert "selectivity" not in tests["planted-probe/tokens"]["probe"]  # the run's own entry, untouched
 
 
 def test_markdown_has_header_every_test_and_the_p_rule(run, written):
