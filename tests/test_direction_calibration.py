@@ -40,14 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from calibration import assert_calibrated, randomised_p
 
 import permtest
 from permtest._pools import make_pool
-from permtest.inference import at_least_as_extreme
 
-ALPHA = 0.05
-LEVEL = 1e-3  # of each check: a correct engine fails one run in a thousand
 CLAIMS = 1000
 PERMUTATIONS = 199  # (1 + b) / 200 <= 0.05 is exactly b <= 9
 PAIRS = [["he", "she"], ["man", "woman"], ["king", "queen"]]
@@ -73,20 +70,6 @@ def random_words(emb, pool: np.ndarray, rng: np.random.Generator, k: int, exclud
             return [emb.vocab[r] for r in rows]
 
 
-def randomised_p(res, u: float) -> float:
-    """The engine's p with its ties broken at random by ``u`` (module docstring)."""
-    null_values = res.null_distribution
-    assert not np.isnan(null_values).any()  # a NaN would count against the claim: none should occur
-    at_least = int(np.count_nonzero(at_least_as_extreme(res.observed, null_values, res.alternative)))
-    assert res.alternative == "greater"
-    above = null_values.size - int(np.count_nonzero(at_least_as_extreme(res.observed, null_values, "less")))
-    if res.exact:  # the observed arrangement is among the null's: b / m
-        assert res.p_value == at_least / null_values.size
-        return (above + u * (at_least - above)) / null_values.size
-    assert res.p_value == (1 + at_least) / (1 + null_values.size)
-    return (above + u * (at_least - above + 1)) / (1 + null_values.size)
-
-
 def null_p_values(emb, null: str, claims, exact: bool = False, permutations: int = PERMUTATIONS,
                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Reported and randomised p-values of each ``(groups, params)`` in ``claims``."""
@@ -99,19 +82,6 @@ def null_p_values(emb, null: str, claims, exact: bool = False, permutations: int
         reported.append(res.p_value)
         randomised.append(randomised_p(res, rng.random()))
     return np.array(reported), np.array(randomised)
-
-
-def assert_calibrated(reported: np.ndarray, randomised: np.ndarray, alpha: float = ALPHA) -> None:
-    """Randomised p-values uniform and rejecting at alpha; reported ones never above alpha."""
-    assert (randomised <= reported).all()
-    n = reported.size
-    rejected = int(np.count_nonzero(reported <= alpha))
-    rejected_randomised = int(np.count_nonzero(randomised <= alpha))
-    ks = stats.kstest(randomised, "uniform").pvalue
-    summary = f"reported FPR {rejected / n:.4f}, randomised FPR {rejected_randomised / n:.4f}, KS p {ks:.3g}"
-    assert stats.binomtest(rejected, n, alpha, alternative="greater").pvalue > LEVEL, summary
-    assert stats.binomtest(rejected_randomised, n, alpha).pvalue > LEVEL, summary
-    assert ks > LEVEL, summary
 
 
 @pytest.fixture(scope="module")

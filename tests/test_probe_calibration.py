@@ -42,14 +42,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from calibration import assert_calibrated, randomised_p
 
 import permtest
 from permtest._pools import make_pool
-from permtest.inference import at_least_as_extreme
 
-ALPHA = 0.05
-LEVEL = 1e-3  # of each calibration check: a correct engine fails one in a thousand runs
 PERMUTATIONS = 99  # (1 + b) / 100: p <= 0.05 is exactly b <= 4
 
 
@@ -66,26 +63,9 @@ def null_p_values(emb, null: str, sizes: tuple[int, ...], params: dict, claims: 
         res = permtest.permutation_test(emb, groups, statistic="probe", null=null, permutations=PERMUTATIONS,
                                         seed=seed * 100_000 + i, n_jobs=1, params=params)
         assert not res.exact and res.permutations == PERMUTATIONS
-        null_values = res.null_distribution
-        at_least = int(np.count_nonzero(at_least_as_extreme(res.observed, null_values, "greater")))
-        above = null_values.size - int(np.count_nonzero(at_least_as_extreme(res.observed, null_values, "less")))
-        assert res.p_value == (1 + at_least) / (1 + PERMUTATIONS)  # the rule the randomisation refines
         reported.append(res.p_value)
-        randomised.append((above + rng.random() * (at_least - above + 1)) / (1 + PERMUTATIONS))
+        randomised.append(randomised_p(res, rng.random()))
     return np.array(reported), np.array(randomised)
-
-
-def assert_calibrated(reported: np.ndarray, randomised: np.ndarray) -> None:
-    """Randomised p-values uniform and rejecting at alpha; reported ones never above alpha."""
-    assert (randomised <= reported).all()
-    n = reported.size
-    rejected = int(np.count_nonzero(reported <= ALPHA))
-    rejected_randomised = int(np.count_nonzero(randomised <= ALPHA))
-    ks = stats.kstest(randomised, "uniform").pvalue
-    summary = f"reported FPR {rejected / n:.4f}, randomised FPR {rejected_randomised / n:.4f}, KS p {ks:.2e}"
-    assert stats.binomtest(rejected, n, ALPHA, alternative="greater").pvalue > LEVEL, summary
-    assert stats.binomtest(rejected_randomised, n, ALPHA).pvalue > LEVEL, summary
-    assert ks > LEVEL, summary
 
 
 # Relabellings outnumber the permutations (184,756 of 2 x 10 words): the labels null samples.
