@@ -1,4 +1,5 @@
-"""``permtest bench``: the engine against the literal flatten-shuffle loop.
+"""``permtest bench``: the engine against the literal flatten-shuffle loop, and the
+probe under ``labels`` against scikit-learn's ``permutation_test_score``.
 
 Both run in the same process on the same matrix (MiniLM, 30522 x 384), for a
 10-word ``coherence`` claim under ``shuffle``. The literal loop is the teaching
@@ -6,6 +7,9 @@ demo: copy the matrix, shuffle all V*d values, reshape, read the claim's rows. T
 engine draws only the values those rows hold. Speed is reported, never asserted:
 timings on shared machines are noisy, and ratios measured in one run are what to
 compare.
+
+scikit-learn is needed for its row alone: without it that row says so in one line
+and the rest runs.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def run(literal_repeats: int = 3, permutations: int = 20_000) -> dict:
     weat_s = _time_engine(glove, 5 * permutations, 1, **weat_kw)
     weat_all_s = _time_engine(glove, 5 * permutations, -1, **weat_kw)
     random_weights = _random_weights()
+    probe = _probe(minilm, 10 * permutations, max(20, permutations // 200))
     return {
         "claim": f"coherence of {len(WORDS)} words under shuffle",
         "seed_loop_s_per_perm": loop_s,
@@ -94,6 +99,7 @@ def run(literal_repeats: int = 3, permutations: int = 20_000) -> dict:
         "weat1_glove_labels_s_per_perm": weat_s,
         "weat1_glove_labels_all_cores_s_per_perm": weat_all_s,
         "random_weights": random_weights,
+        "probe": probe,
         "cores": os.cpu_count(),
         "permutations": permutations,
         "literal_repeats": literal_repeats,
@@ -138,6 +144,86 @@ def _random_weights() -> dict:
     return out
 
 
+# The probe under labels: 40 real words (20 concrete, 20 abstract nouns) x 384 MiniLM
+# input dims, 5 folds, a fixed penalty, beside scikit-learn's permutation_test_score
+# with RidgeClassifier(alpha=penalty) on the same vectors, scored on the same folds
+# (ProbeFolds: permtest's fold rule applied to each labelling): both sides compute
+# one function of (vectors, labels) (tests/test_probe.py: equal null distributions),
+# so the ratio of their permutations/s is the figure. Target: >= 100,000
+# permutations/s on 2 cores.
+PROBE_GROUPS = {
+    "concrete": "table chair window door house car tree river stone bread apple dog horse bottle hammer book "
+                "shoe road bridge mountain".split(),
+    "abstract": "truth justice freedom idea theory belief honor memory courage faith wisdom reason hope fear "
+                "anger peace duty power chance value".split(),
+}
+PROBE_PARAMS = {"folds": 5, "penalty": 1.0}
+SKLEARN_MISSING = ("scikit-learn is not installed: the permutation_test_score row is skipped "
+                   "(pip install scikit-learn)")
+
+
+class ProbeFolds:
+    """A scikit-learn splitter (``cv``) with the probe's fold rule: the (train, test)
+    index pairs of :func:`statistics.probe_folds` for the labels it is given.
+    ``permutation_test_score`` splits each permuted labelling anew, as permtest's
+    ``labels`` null stratifies the folds for each draw's labels."""
+
+    def __init__(self, folds: int):
+        self.folds = folds
+
+    def split(self, x, y, groups=None):
+        fold = statistics.probe_folds(np.asarray(y), self.folds)
+        for f in range(self.folds):
+            yield np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+
+    def get_n_splits(self, x=None, y=None, groups=None) -> int:
+        return self.folds
+
+
+def probe_data(emb, groups=PROBE_GROUPS) -> tuple[np.ndarray, np.ndarray, ProbeFolds]:
+    """The probe row's claim as scikit-learn takes it: ``(n, d)`` float64 vectors,
+    the group of each word, and the splitter with permtest's folds."""
+    words = [w for group in groups.values() for w in group]
+    vectors = emb.matrix[[emb.index[w] for w in words]].astype(np.float64)
+    labels = np.repeat(np.arange(len(groups)), [len(group) for group in groups.values()])
+    return vectors, labels, ProbeFolds(PROBE_PARAMS["folds"])
+
+
+def _probe(emb, permutations: int, sklearn_permutations: int) -> dict:
+    """Permutations/s of each side, one whole call each (the observed value and,
+    for permtest, the prediction matrix included), after an untimed warm-up."""
+    claim = {"groups": PROBE_GROUPS, "statistic": "probe", "null": "labels", "seed": 0, "params": PROBE_PARAMS}
+    rates = {}
+    for name, n_jobs in (("one_core", 1), ("all_cores", -1)):
+        permutation_test(emb, **claim, permutations=2_000, n_jobs=n_jobs)
+        started = time.perf_counter()
+        res = permutation_test(emb, **claim, permutations=permutations, n_jobs=n_jobs)
+        rates[name] = permutations / (time.perf_counter() - started)
+    out = {"claim": f"probe of {sum(map(len, PROBE_GROUPS.values()))} words ("
+                    + ", ".join(f"{len(g)} {name}" for name, g in PROBE_GROUPS.items())
+                    + f") x {emb.shape[1]} dims on MiniLM, {PROBE_PARAMS['folds']} folds, "
+                    f"penalty {PROBE_PARAMS['penalty']}, under labels",
+           "permutations": permutations, "perms_per_s": rates["one_core"],
+           "all_cores_perms_per_s": rates["all_cores"], "observed": res.observed, "p_value": res.p_value}
+    try:
+        import sklearn
+        from sklearn.linear_model import RidgeClassifier
+        from sklearn.model_selection import permutation_test_score
+    except ImportError:
+        return {**out, "sklearn": None, "sklearn_skipped": SKLEARN_MISSING}
+    vectors, labels, cv = probe_data(emb)
+    estimator = RidgeClassifier(alpha=PROBE_PARAMS["penalty"])
+    permutation_test_score(estimator, vectors, labels, cv=cv, n_permutations=2, n_jobs=1, random_state=0)
+    started = time.perf_counter()
+    score, _, p_value = permutation_test_score(estimator, vectors, labels, cv=cv,
+                                               n_permutations=sklearn_permutations, n_jobs=1, random_state=0)
+    sklearn_rate = sklearn_permutations / (time.perf_counter() - started)
+    return {**out, "sklearn": {"version": sklearn.__version__, "permutations": sklearn_permutations,
+                               "perms_per_s": sklearn_rate, "observed": float(score), "p_value": float(p_value)},
+            "ratio": rates["one_core"] / sklearn_rate, "all_cores_ratio": rates["all_cores"] / sklearn_rate,
+            "same_observed": float(score) == res.observed}
+
+
 def format_table(result: dict) -> str:
     lines = [
         f"{result['claim']}, MiniLM {result['matrix']['minilm'][0]} x {result['matrix']['minilm'][1]}, "
@@ -160,4 +246,19 @@ def format_table(result: dict) -> str:
         lines.append(f"random-weights null, {rw['claim']}, layer {layer}: {row['perms_per_s']:,.1f} / s "
                      f"(whole-model re-initialisation: {row['naive_perms_per_s']:,.1f} / s, "
                      f"{row['speedup']:,.1f}x)")
-    return "\n".join(lines)
+    return "\n".join(lines + _probe_lines(result["probe"]))
+
+
+def _probe_lines(probe: dict) -> list[str]:
+    lines = [f"{probe['claim']}:",
+             f"  permtest, one core            {probe['perms_per_s']:12,.0f} / s"
+             f"   all cores {probe['all_cores_perms_per_s']:,.0f} / s   (target 100,000 / s on 2 cores)"]
+    sk = probe["sklearn"]
+    if sk is None:
+        return lines + [f"  {probe['sklearn_skipped']}"]
+    return lines + [
+        f"  scikit-learn {sk['version']} permutation_test_score, RidgeClassifier, same folds, one core "
+        f"{sk['perms_per_s']:,.1f} / s",
+        f"  ratio {probe['ratio']:,.0f}x on one core ({probe['all_cores_ratio']:,.0f}x permtest on all cores); "
+        f"observed accuracy {probe['observed']} (scikit-learn {sk['observed']}, "
+        f"{'equal' if probe['same_observed'] else 'NOT EQUAL'})"]

@@ -14,6 +14,7 @@ from sklearn.model_selection import cross_val_score, permutation_test_score
 
 import permtest
 from permtest import measures, statistics
+from permtest._bench import ProbeFolds  # scikit-learn's cv with permtest's fold rule, per labelling
 from permtest.errors import PermtestError
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "pink", "brown"]
@@ -95,20 +96,6 @@ def test_engine_observed_value_and_chosen_penalty(glove):
     assert res.observed == _sklearn(x, y, statistics.probe_folds(y, 3), probe["penalty"], False)[1]
 
 
-class StratifiedLikePermtest:
-    """A scikit-learn splitter with permtest's fold rule, applied to the labels it is
-    given: permutation_test_score hands it each permuted labelling."""
-
-    def __init__(self, folds):
-        self.folds = folds
-
-    def split(self, x, y, groups=None):
-        yield from _cv(statistics.probe_folds(np.asarray(y), self.folds))
-
-    def get_n_splits(self, x=None, y=None, groups=None):
-        return self.folds
-
-
 def _literal(x, y, folds, penalty=None, balanced=False):
     """Oracle: the statistic from its definition with scikit-learn: folds stratified
     for ``y``; the penalty given, or the grid's best leave-one-out accuracy on ``y``
@@ -152,7 +139,7 @@ def test_labels_p_value_agrees_with_permutation_test_score():
     groups = {"a": list(emb.vocab[:8]), "b": list(emb.vocab[8:])}
     res = permtest.permutation_test(emb, groups, statistic="probe", null="labels", permutations=500, seed=1,
                                     params={"folds": 4, "penalty": 1.0})
-    score, _, p_sklearn = permutation_test_score(RidgeClassifier(alpha=1.0), x, y, cv=StratifiedLikePermtest(4),
+    score, _, p_sklearn = permutation_test_score(RidgeClassifier(alpha=1.0), x, y, cv=ProbeFolds(4),
                                                  n_permutations=500, random_state=0)
     assert res.observed == score
     p = (res.p_value + p_sklearn) / 2
