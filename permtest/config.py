@@ -250,6 +250,7 @@ class Config:
                 words.update(members)
             if isinstance(claim.pool, list):
                 words.update(claim.pool)
+            words.update(_companion_words(claim))
         return sorted(words)
 
     def with_overrides(self, permutations: int | None = None, seed: int | None = None,
@@ -675,6 +676,19 @@ def _claim(item, index: int, settings: dict, problems: _Problems, seen: set[str]
     return Claim(name=name, statistic=statistic, groups={g: list(w) for g, w in groups.items()},
                  nulls=tuple(nulls), expect=expect, params=dict(params), alternative=merged["alternative"],
                  pool=merged["pool"], pool_size=merged["pool_size"], match=merged["match"])
+
+
+def _companion_words(claim: Claim) -> list[str]:
+    """The words a claim's statistic reads beside its groups (a direction's pairs);
+    none when its parameters are wrong (``check`` and ``run`` say so, by claim)."""
+    declared = measures.STATISTICS.declared(claim.statistic)
+    if declared is None or declared.companions is None:
+        return []
+    try:
+        companions = declared.companions(declared.parameters(claim.params), "")
+    except PermtestError:
+        return []
+    return [word for members in companions.values() for word in members]
 
 
 def _claim_values(given, params: Mapping, declared, groups: Mapping, problems: _Problems, claim: str) -> dict:

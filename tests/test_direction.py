@@ -414,3 +414,15 @@ def test_declared_once():
     assert "| `direction` | 1+ |" in measures.statistics_table()
     pool = make_pool(permtest.load_source("glove"))
     assert pool.ranks is None  # the config's match: none; random-pairs bands it itself
+
+
+def test_a_contextual_source_computes_the_pair_words_too(tmp_path):
+    """A contextual source holds rows only for the words a config reads: the pairs
+    are among them (else every pair word would be 'not in the vocabulary')."""
+    from permtest import config
+
+    inline = "values: {carpenter: 2, engineer: 11, mechanic: 2, plumber: 1, nurse: 90, librarian: 80}"
+    (tmp_path / "d.yaml").write_text(CONFIG.format(values=inline).replace("source: glove", "source: {kind: minilm, "
+                                                                      "layer: 1, templates: ['The {}.']}"))
+    words = config.load(tmp_path / "d.yaml").words
+    assert {"he", "she", "man", "woman", "nurse"} <= set(words)
