@@ -127,7 +127,7 @@ def test_register_statistic_with_parameters(glove, monkeypatch, tmp_path, capsys
     (dict(min_groups=0), "min_groups must be an integer >= 1; got 0"),
     (dict(min_groups=3, max_groups=2), "max_groups must be an integer >= 3; got 2"),
     (dict(params={"_k": 1}), "params must map parameter names"),
-    (dict(nulls=["tokns"]), "nulls must be one of shuffle, columns, tokens, labels, random-weights, within-class; got 'tokns'"),
+    (dict(nulls=["tokns"]), "nulls must be one of shuffle, columns, tokens, labels, random-weights, within-class, random-pairs; got 'tokns'"),
 ])
 def test_register_statistic_refuses_bad_declarations(kwargs, message, monkeypatch):
     monkeypatch.setattr(measures.STATISTICS, "_declared", dict(measures.STATISTICS._declared))
@@ -371,7 +371,7 @@ def test_an_installed_package_ships_a_statistic(glove, tmp_path, monkeypatch, ca
 
 def test_unknown_names_get_todays_messages(tiny):
     with pytest.raises(permtest.PermtestError, match=r"^statistic must be one of coherence, separation, silhouette, "
-                                                     r"neighbors, weat, rsa, probe; got 'coherance'; did you mean "
+                                                     r"neighbors, weat, rsa, probe, direction; got 'coherance'; did you mean "
                                                      r"'coherence'\?$"):
         permtest.permutation_test(tiny, {"g": ["aa", "ab"]}, statistic="coherance")
 
@@ -379,7 +379,7 @@ def test_unknown_names_get_todays_messages(tiny):
 def test_the_readme_table_is_the_registry():
     assert measures.statistics_table() in (ROOT / "README.md").read_text()
     assert [s.name for s in measures.builtins()] == ["coherence", "separation", "silhouette", "neighbors", "weat",
-                                                     "rsa", "probe"]
+                                                     "rsa", "probe", "direction"]
 
 
 def test_the_device_engine_computes_the_statistics_declared_for_it(tiny):
