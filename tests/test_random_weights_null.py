@@ -103,7 +103,7 @@ def test_a_null_may_have_its_own_permutations(bert, tmp_path, capsys):
 
 @pytest.mark.parametrize("counts, message", [
     ("{random-weight: 30}", r"key 'permutations': a key must be one of default, shuffle, .*; got "
-                            r"'random-weight'; did you mean 'random-weights'\?"),
+                            r"'random-weight'; did you mean 'random-weights' or 'random-pairs'\?"),
     ("{random-weights: 0}", r"key 'permutations': 'random-weights': must be an integer >= 1; got 0"),
 ])
 def test_bad_per_null_permutations_are_one_line(tmp_path, capsys, counts, message):
