@@ -10,7 +10,6 @@ import gc
 from contextlib import contextmanager
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests, multitest_alias
 
 from .errors import PermtestError, one_of
 
@@ -60,6 +59,10 @@ def canonical(method: str) -> str:
     """
     if method in ("none", None):
         return "none"
+    if isinstance(method, str) and method.lower() in METHODS:
+        return method.lower()  # statsmodels' own names (tested): no import of statsmodels for them
+    from statsmodels.stats.multitest import multitest_alias  # 1 s of imports: only for an alias
+
     short = multitest_alias.get(str(method).lower()) if isinstance(method, str) else None
     if short not in _CANONICAL:
         raise PermtestError(one_of("correction", method, ("none",) + METHODS))
@@ -113,6 +116,8 @@ def adjust(p_values, method: str, alpha: float) -> np.ndarray:
     method = canonical(method)
     if method == "none" or p.size == 0:
         return p.copy()
+    from statsmodels.stats.multitest import multipletests  # here: `permtest check` never needs it
+
     # Sidak's log1p(-p) is -inf at p = 1, and the adjusted value correctly 1.
     with _cheap_collections(), np.errstate(divide="ignore"):
         _, adjusted, _, _ = multipletests(p, alpha=alpha, method=method)

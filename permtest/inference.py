@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _stats
 
 __all__ = ["ALTERNATIVES", "PValue", "clopper_pearson", "exact_p", "monte_carlo_p", "z_score"]
 
@@ -224,8 +223,10 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
     if trials == 0:
         return 0.0, 1.0
     tail = (1.0 - level) / 2.0
-    low = 0.0 if successes == 0 else float(_stats.beta.ppf(tail, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(_stats.beta.ppf(1 - tail, successes + 1, trials - successes))
+    from scipy.stats import beta  # 0.8 s of imports, which `permtest check` never needs
+
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
     return low, high
 
 

@@ -21,7 +21,7 @@ def run(emb, groups=WORDS, **kw):
     ({"batch_size": 0}, r"batch_size must be an integer >= 1; got 0"),
     ({"n_jobs": 0}, r"n_jobs must be a non-zero integer \(-1 = every core\); got 0"),
     ({"alternative": "bigger"}, r"alternative must be one of greater, less, two-sided; got 'bigger'"),
-    ({"null": "shufle"}, r"null must be one of shuffle, columns, tokens, labels, random-weights, within-class; got 'shufle'; did you mean 'shuffle'\?"),
+    ({"null": "shufle"}, r"null must be one of shuffle, columns, tokens, labels, random-weights, within-class, random-pairs; got 'shufle'; did you mean 'shuffle'\?"),
     ({"statistic": "coherance"}, r"statistic must be one of coherence, .*; got 'coherance'; did you mean 'coherence'\?"),
     ({"preprocess": "zscore"}, r"preprocess must be one of none, center, standardize; got 'zscore'"),
     ({"subwords": "avg"}, r"subwords must be one of error, mean, first; got 'avg'"),
