@@ -11,8 +11,10 @@
 * ``file``: word2vec/GloVe text, ``.npy`` or ``.safetensors`` files
   (:mod:`permtest.sources._readers`).
 
-Only :mod:`permtest.sources._huggingface` imports torch/transformers, and only when a source
-needs them: a GloVe or file source never pays for it.
+Only :mod:`permtest.sources._huggingface` imports torch/transformers (and
+:mod:`permtest.sources._weights` torch, for a ``pytorch_model.bin``), and only when a
+source needs them: a GloVe or file source never pays for it, and neither does an input
+layer whose files say all (``minilm`` included).
 
 :data:`KINDS` lists the kinds a spec may name.
 """

@@ -1,7 +1,13 @@
-"""Matrices from Hugging Face models: the only module that imports torch.
+"""Matrices from Hugging Face models: the module that imports torch and transformers.
 
-Importing torch and transformers costs seconds, so nothing else imports this module
-at load time: ``permtest check`` on a GloVe config never pays for it.
+Importing torch and transformers costs seconds, so this module imports them only
+when a source needs them, and nothing imports this module at load time:
+``permtest check`` on a GloVe config never pays for it. ``layer: input`` mostly
+needs neither: the matrix comes from the weights file
+(:mod:`permtest.sources._weights`, which imports torch only to read a
+``pytorch_model.bin``) and the vocabulary from ``tokenizer.json``
+(:mod:`permtest.sources._tokenizer`); contextual layers, the ``cuda`` device and
+random weights build the network with transformers.
 
 Offline, always. ``HF_HUB_OFFLINE=1`` is set before transformers is imported and
 every load passes ``local_files_only=True``: a model is a local folder or is already
@@ -380,16 +386,29 @@ def pool_words(tokenizer, limit: int | None = None) -> list[str]:
 
 def input_embeddings(model: str | Path, name: str, revision: str | None = None,
                      trust_remote_code: bool = False) -> Embeddings:
-    """The token-embedding matrix of a model and its tokenizer's vocabulary."""
+    """The token-embedding matrix of a model and its tokenizer's vocabulary.
+
+    Read from the model's files where that gives what transformers would
+    (:mod:`permtest.sources._weights`, :mod:`permtest.sources._tokenizer`): no
+    torch, no network built. Where either is unsure, transformers loads that part
+    as before; ``details["read"]`` says which way each part came."""
     where = Location(str(model), revision, trust_remote_code, name)
-    tokenizer = load_tokenizer(where)
-    network = load_network(where)
-    weight = network.get_input_embeddings().weight.detach().float().cpu().numpy()
+    tokenizer, matrix = _from_files(where)
+    read = {"tokenizer": "tokenizer.json" if tokenizer is not None else "transformers"}
+    if tokenizer is None:
+        tokenizer = load_tokenizer(where)
+    if matrix is not None:
+        weight = matrix.values
+        read["matrix"] = matrix.describe()
+    else:
+        network = load_network(where)
+        weight = network.get_input_embeddings().weight.detach().float().cpu().numpy()
+        read["matrix"] = "transformers"
     vocab = _rows_to_tokens(tokenizer, weight.shape[0], name)
     weight = weight[: len(vocab)]
     start = word_start(tokenizer)
     details = {"model": str(model), "revision": revision, "layer": "input",
-               "transformers": _transformers().__version__}
+               "transformers": _transformers_version(), "read": read}
     if trust_remote_code:  # recorded only when set: other sources' details stay as they were
         details["trust_remote_code"] = True
     weight, vocab, dropped = _usable_rows(weight, vocab)
@@ -399,6 +418,36 @@ def input_embeddings(model: str | Path, name: str, revision: str | None = None,
         np.ascontiguousarray(weight), vocab, name=name, pieces=Pieces(tokenizer, start), details=details,
         spellings=Spellings(start) if start is not None else None,
         whole_words=whole_word_mask(vocab, tokenizer, start))
+
+
+def _from_files(where: Location):
+    """(tokenizer, matrix) read from the model's files without transformers, each
+    None where that is unsure. Nothing is tried for a model that runs its own code,
+    or whose folder is not here (transformers' error says why)."""
+    if where.trust_remote_code:
+        return None, None
+    _check_model_files(where)  # a FIFO or a device is refused before anything opens it
+    try:
+        folder = model_folder(where)
+        config = json.loads(files.read_bytes(folder / "config.json", max_bytes=16 << 20))
+    except (PermtestError, OSError, ValueError):
+        return None, None
+    if not isinstance(config, dict) or "auto_map" in config:
+        return None, None
+    from . import _tokenizer, _weights
+
+    tokenizer = _tokenizer.load(folder, config, lambda tok, token: whole_word(token, word_start(tok)) is not None)
+    return tokenizer, _weights.read_input_matrix(folder, config)
+
+
+def _transformers_version() -> str | None:
+    """The installed transformers' version, without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("transformers")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _rows_to_tokens(tokenizer, rows: int, name: str) -> list[str]:
