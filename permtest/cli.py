@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-j", "--jobs", type=int, default=-1, help="parallel jobs (default -1: every core)")
         sub.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+        sub.add_argument("--no-plots", dest="plots", action="store_false",
+                         help="write no PNG plots (the other reports are written as usual)")
         sub.add_argument("-v", "--verbose", action="store_true", help="a line per test: observed, null, z, p")
         sub.add_argument("--early-stop", action="store_true",
                          help="stop each claim once its decision is settled (Gandy 2009, risk 1e-3)")
@@ -278,18 +280,19 @@ def _load_configs(paths: list[Path], args=None):
             raise PermtestError(f"two configs are named '{other}'; their reports would overwrite each other")
         raise PermtestError(f"two configs are named '{other}' and '{loaded.name}'; their reports would overwrite "
                             "each other on a case-insensitive file system")
-    _no_shared_files(configs)
+    _no_shared_files(configs, plots=getattr(args, "plots", True))
     return configs
 
 
-def _no_shared_files(configs) -> None:
+def _no_shared_files(configs, plots: bool = True) -> None:
     """Two configs of one run must not write the same report file: config 'a' with
-    claim 'b-c' and config 'a-b' with claim 'c' would both plot a-b-c-<null>.png."""
+    claim 'b-c' and config 'a-b' with claim 'c' would both plot a-b-c-<null>.png
+    (unless ``plots`` is False: --no-plots writes no plot)."""
     from .report import report_files
 
     writer = {}  # casefolded file name -> (file name, config path): one file on a case-insensitive system
     for config in configs:
-        for name in report_files(config):
+        for name in report_files(config, plots=plots):
             first, path = writer.setdefault(name.casefold(), (name, config.path))
             if path != config.path:
                 both = name if first == name else f"{first} and {name} (one file on a case-insensitive file system)"
@@ -299,6 +302,7 @@ def _no_shared_files(configs) -> None:
 def _run(args, gate: bool = False) -> int:
     from . import report, runner
     from ._parallel import effective_jobs
+    from ._progress import run_progress
 
     effective_jobs(args.jobs, "-j/--jobs")
     if args.scheduler and args.backend != "dask":
@@ -320,13 +324,16 @@ def _run(args, gate: bool = False) -> int:
     args.junit_pending = bool(gate and args.junit)
     runs = []
     for config in configs:
-        bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(config.name)
-        run = runner.execute(config, n_jobs=args.jobs, progress=bar, backend=args.backend, scheduler=args.scheduler,
-                             device=args.device)
-        if bar:
-            bar.close()
+        # A bar on stderr, only on a terminal and without --quiet; it never touches the numbers.
+        progress = run_progress(config.name, quiet=args.quiet)
         try:
-            report.write_reports(run, args.out)
+            run = runner.execute(config, n_jobs=args.jobs, progress=progress, backend=args.backend,
+                                 scheduler=args.scheduler, device=args.device)
+        finally:
+            if progress is not None:
+                progress.close()
+        try:
+            report.write_reports(run, args.out, plots=args.plots)
         except KeyboardInterrupt as exc:
             if getattr(exc, "written", None):  # held during the renames, delivered after them
                 args.written.append(args.pending.pop(0))
@@ -437,29 +444,6 @@ _COMMANDS = {
     "bench": _bench,
     "cascade": _cascade,
 }
-
-
-class _ProgressBar:
-    """A one-line progress bar on stderr (only on a terminal)."""
-
-    def __init__(self, config: str):
-        self.config = config
-        self.last = ""
-
-    def __call__(self, claim: str, null: str, done: int, total: int) -> None:
-        width = 24
-        filled = int(width * done / max(total, 1))
-        line = (f"\r{printable(self.config)}: {printable(claim)} [{null}] [{'#' * filled}{'.' * (width - filled)}] "
-                f"{done}/{total}")
-        if line != self.last:
-            sys.stderr.write(line[:120].ljust(len(self.last)))
-            sys.stderr.flush()
-            self.last = line
-
-    def close(self) -> None:
-        if self.last:
-            sys.stderr.write("\r" + " " * len(self.last) + "\r")
-            sys.stderr.flush()
 
 
 if __name__ == "__main__":  # pragma: no cover

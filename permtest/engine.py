@@ -128,6 +128,86 @@ class PermutationResult:
     seconds: float
     details: dict = field(default_factory=dict, repr=False)
 
+    def _repr_html_(self) -> str:
+        """The result as a small HTML table, which Jupyter shows for a result left
+        at the end of a cell. Every name (statistic, null, groups, source) is
+        escaped; nothing is imported beyond the standard library.
+
+        Returns
+        -------
+        str
+            A ``<table>``: observed value, null mean and sd, z, p with its 95%
+            interval (or ``exact``), exceedances of permutations, alternative,
+            groups with their sizes, source with its matrix sha256, seed.
+
+        Examples
+        --------
+        >>> import permtest
+        >>> emb = permtest.load_source("glove")
+        >>> res = permtest.permutation_test(emb, {"colors": ["red", "green", "blue"]}, permutations=99)
+        >>> page = res._repr_html_()
+        >>> page.startswith("<table"), "<td>tokens</td>" in page, "<td>0 of 99</td>" in page
+        (True, True, True)
+        """
+        import html
+
+        def number(value: float, digits: int = 4) -> str:
+            return f"{value:.{digits}g}"
+
+        if self.exact:
+            p = f"{number(self.p_value, 3)} (exact: every arrangement enumerated)"
+        else:
+            p = f"{number(self.p_value, 3)} [{number(self.p_low, 2)}, {number(self.p_high, 2)}] (95% CI)"
+        groups = ", ".join(f"{name} ({size})" for name, size in zip(self.groups, self.group_sizes))
+        rows = [
+            ("statistic", self.statistic), ("null", self.null), ("observed", number(self.observed)),
+            ("null mean ± sd", f"{number(self.null_mean)} ± {number(self.null_sd)}"), ("z", number(self.z, 3)),
+            ("p-value", p), ("as extreme", f"{self.exceedances} of {self.permutations}"),
+            ("alternative", self.alternative), ("groups", f"{groups}; {self.n_tokens} words"),
+            ("source", f"{self.source} (matrix sha256 {self.source_sha256[:12]})"), ("seed", str(self.seed)),
+        ]
+        body = "".join(f'<tr><th style="text-align:left">{html.escape(name)}</th>'
+                       f"<td>{html.escape(str(value))}</td></tr>" for name, value in rows)
+        return f'<table class="permtest-result"><caption>PermutationResult</caption>{body}</table>'
+
+    def plot(self, ax=None):
+        """The null distribution as a histogram, with the observed value as a red
+        line: the figure ``permtest run`` writes for each claim and null.
+
+        matplotlib is imported only when this is called.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw. None: a new figure from :mod:`matplotlib.pyplot` (shown
+            in a notebook; save it with ``ax.figure.savefig(path)``).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on, titled with the statistic, the null, p and z.
+
+        Examples
+        --------
+        >>> import permtest
+        >>> from matplotlib.figure import Figure
+        >>> emb = permtest.load_source("glove")
+        >>> res = permtest.permutation_test(emb, {"colors": ["red", "green", "blue"]}, permutations=99)
+        >>> ax = res.plot(ax=Figure().add_subplot())
+        >>> ax.get_xlabel(), ax.lines[0].get_xdata()[0] == res.observed
+        ('coherence statistic', True)
+        """
+        from . import _plots
+
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=_plots.FIGSIZE, layout="constrained")
+        _plots.draw_null_histogram(ax, self)
+        ax.set_title(f"{self.statistic} under the {self.null} null: p = {self.p_value:.2g}, z = {self.z:.3g}",
+                     fontsize=10)
+        return ax
+
 
 def permutation_test(
     emb: Embeddings,

@@ -10,32 +10,35 @@ neither a half-written file nor a mix of new and stale reports.
 
 from __future__ import annotations
 
+import base64
 import errno
+import html
 import json
 import math
 import os
 import re
 import signal
 import stat
+import struct
 import threading
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from . import _files as files
-from . import _plots as plots
+from . import _plots
 from ._version import __version__
 from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
 from .runner import COLUMNS, ConfigRun, Outcome
 
-__all__ = ["junit_xml", "report_json", "report_markdown", "selectivity", "terminal_table", "write_junit",
-           "write_reports"]
+__all__ = ["gate_message", "junit_xml", "report_html", "report_json", "report_markdown", "selectivity",
+           "terminal_table", "write_junit", "write_reports"]
 
 SHA_PREFIX = 12  # hex digits of a sha256 shown to people; the JSON keeps all 64
 
@@ -251,17 +254,19 @@ def _correction_words(correction: str) -> str:
 
 # ---------------------------------------------------------------- report files
 
-def write_reports(run: ConfigRun, out_dir) -> list[Path]:
-    """Write ``<name>.csv``, ``<name>.json``, ``<name>.md`` and one
-    ``<name>-<claim>-<null>.png`` per test into ``out_dir`` (created if missing),
-    all or nothing. Returns the paths written. An unusable folder raises
-    :class:`PermtestError` naming it.
+def write_reports(run: ConfigRun, out_dir, plots: bool = True) -> list[Path]:
+    """Write ``<name>.csv``, ``<name>.json``, ``<name>.md``, one
+    ``<name>-<claim>-<null>.png`` per test and ``<name>.html`` into ``out_dir``
+    (created if missing), all or nothing. Returns the paths written. An unusable
+    folder raises :class:`PermtestError` naming it.
 
     Each file is written under a hidden temporary name in ``out_dir`` and all are
     renamed into place only once every one is complete, so a failed or
     interrupted run leaves neither a half-written file nor a mix of new and stale
     reports. Plot names are made file-name-safe; two claims whose names differ
-    only in unsafe characters (or in case) get a short hash each.
+    only in unsafe characters (or in case) get a short hash each. The HTML page
+    embeds the PNGs of this same set (read back from their temporary files, never
+    drawn twice), so it never shows another run's figures.
 
     Parameters
     ----------
@@ -269,13 +274,17 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
         The run to report; ``<name>`` is its config's name.
     out_dir : str or pathlib.Path
         The folder, created with its parents if missing.
+    plots : bool, default True
+        Draw the PNGs. Without them (``--no-plots``) the HTML page says that no
+        figures were written and references none.
 
     Returns
     -------
     list of pathlib.Path
         The files written: the CSV (:data:`permtest.runner.COLUMNS`), the JSON
         (:func:`report_json`), the Markdown (:func:`report_markdown`), then one
-        null-distribution histogram per claim and null.
+        null-distribution histogram per claim and null (unless ``plots`` is
+        False), then the HTML page (:func:`report_html`).
 
     Raises
     ------
@@ -293,8 +302,11 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
     ...     written = report.write_reports(run, tmp)
     >>> [path.name for path in written[:3]]
     ['months-weekdays.csv', 'months-weekdays.json', 'months-weekdays.md']
-    >>> written[3].name, len(written)
-    ('months-weekdays-months-vs-weekdays-labels.png', 7)
+    >>> written[3].name, written[-1].name, len(written)
+    ('months-weekdays-months-vs-weekdays-labels.png', 'months-weekdays.html', 8)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     [path.name for path in report.write_reports(run, tmp, plots=False)]
+    ['months-weekdays.csv', 'months-weekdays.json', 'months-weekdays.md', 'months-weekdays.html']
     """
     folder = Path(out_dir)
     name = run.config.name
@@ -303,12 +315,32 @@ def write_reports(run: ConfigRun, out_dir) -> list[Path]:
         (f"{name}.json", lambda path: _write_text(path, report_json(run))),
         (f"{name}.md", lambda path: _write_text(path, report_markdown(run))),
     ]
-    for tested, file_name in zip(_tests(run), plot_names(run)):
-        if tested[0].layer is None:
-            writers.append((file_name, lambda path, o=tested[0]: plots.null_histogram(o, name, path)))
-        else:
-            writers.append((file_name, lambda path, o=tested: plots.layer_profile(o, name, path)))
+    staged_plots: dict[str, Path] = {}  # plot file name -> its temporary file, for the HTML page
+    if plots:
+        for tested, file_name in zip(_tests(run), plot_names(run)):
+            writers.append((file_name, _recording(staged_plots, file_name, _plot_writer(tested, name))))
+
+    def write_html(path: Path) -> None:
+        images = {file_name: staged.read_bytes() for file_name, staged in staged_plots.items()}
+        _write_text(path, report_html(run, images))
+
+    writers.append((f"{name}.html", write_html))  # last: it embeds the plots staged before it
     return _write_atomically(folder, "--out", writers)
+
+
+def _plot_writer(tested: list[Outcome], config_name: str) -> Callable[[Path], None]:
+    # Looked up on the module at call time, so a test can replace the drawing.
+    if tested[0].layer is None:
+        return lambda path: _plots.null_histogram(tested[0], config_name, path)
+    return lambda path: _plots.layer_profile(tested, config_name, path)
+
+
+def _recording(staged: dict[str, Path], file_name: str, write: Callable[[Path], None]) -> Callable[[Path], None]:
+    """``write``, which also notes where ``file_name`` was staged once it is complete."""
+    def writer(path: Path) -> None:
+        write(path)
+        staged[file_name] = path
+    return writer
 
 
 def _tests(run: ConfigRun) -> list[list[Outcome]]:
@@ -322,15 +354,17 @@ def plot_names(run: ConfigRun) -> list[str]:
     return _plot_names(run.config.name, [(tested[0].claim, tested[0].null) for tested in _tests(run)])
 
 
-def report_files(config) -> list[str]:
+def report_files(config, plots: bool = True) -> list[str]:
     """Every file name a run of ``config`` writes into the output folder, in the
     order :func:`write_reports` writes them: ``<name>.csv``, ``<name>.json``,
-    ``<name>.md``, then one plot per claim and null. Derived from the config alone,
-    so two configs of one run that would write the same file can be caught before
-    either runs (config ``a`` with claim ``b-c`` and config ``a-b`` with claim ``c``
-    both plot ``a-b-c-shuffle.png``)."""
-    pairs = [(claim.name, null) for claim in config.claims for null in claim.nulls]
-    return [f"{config.name}.csv", f"{config.name}.json", f"{config.name}.md", *_plot_names(config.name, pairs)]
+    ``<name>.md``, then one plot per claim and null (unless ``plots`` is False),
+    then ``<name>.html``. Derived from the config alone, so two configs of one run
+    that would write the same file can be caught before either runs (config ``a``
+    with claim ``b-c`` and config ``a-b`` with claim ``c`` both plot
+    ``a-b-c-shuffle.png``)."""
+    pairs = [(claim.name, null) for claim in config.claims for null in claim.nulls] if plots else []
+    return [f"{config.name}.csv", f"{config.name}.json", f"{config.name}.md", *_plot_names(config.name, pairs),
+            f"{config.name}.html"]
 
 
 def _plot_names(config_name: str, pairs: list[tuple[str, str]]) -> list[str]:
@@ -627,6 +661,320 @@ def _markdown_method(run: ConfigRun) -> str:
     return " ".join(parts)
 
 
+# ---------------------------------------------------------------- HTML
+
+# The page fetches nothing and runs nothing: its only images are the data: URIs it
+# embeds and its styles are inline. The policy makes a browser hold it to that even
+# if a name slipped past the escaping.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+_CSS = """\
+:root { color-scheme: light; --ink: #1d232b; --muted: #5b6574; --line: #d8dde4; --head: #f3f5f8;
+        --pass: #1a7431; --pass-bg: #e2f3e5; --fail: #b3261e; --fail-bg: #fbe3e0; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 1240px; padding: 24px 32px 48px; color: var(--ink); background: #fff;
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+h1 { font-size: 24px; margin: 0 0 6px; }
+h2 { font-size: 18px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 20px 0 8px; overflow-wrap: anywhere; }
+code, pre, td.num { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
+                    font-size: 13px; }
+.summary { font-size: 16px; margin: 0 0 12px; }
+dl.provenance { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0; }
+dl.provenance dt { color: var(--muted); }
+dl.provenance dd { margin: 0; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; white-space: nowrap; }
+th.num, td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.num.wrap { white-space: normal; min-width: 16em; }
+table.tests { font-size: 14px; }
+td.claim { overflow-wrap: anywhere; min-width: 8em; }
+td.sig { font-weight: 700; }
+td.met { background: var(--pass-bg); }
+td.missed { background: var(--fail-bg); color: var(--fail); }
+td.na, td.ungated { color: var(--muted); }
+td.pass, span.pass { color: var(--pass); font-weight: 700; }
+td.fail, span.fail { color: var(--fail); font-weight: 700; }
+.legend, .note, .muted, figcaption { color: var(--muted); font-size: 13px; margin: 4px 0; }
+.method { max-width: 80em; }
+.warnings { border-left: 4px solid #c98a00; background: #fff7e0; padding: 8px 16px; margin: 16px 0; }
+.warnings h2 { border: 0; margin: 4px 0; padding: 0; }
+.warnings ul { margin: 4px 0; padding-left: 20px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 16px; }
+figure { margin: 0; padding: 8px; border: 1px solid var(--line); border-radius: 4px; }
+figure img { display: block; width: 100%; height: auto; }
+figcaption { margin-top: 6px; overflow-wrap: anywhere; }
+pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: 12px; margin: 8px 0;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
+footer { margin-top: 32px; }
+"""
+
+
+def _h(value) -> str:
+    """``value`` as HTML text: escaped, quotes included (safe in attributes too), and
+    the control characters HTML forbids replaced."""
+    return html.escape(_XML_INVALID.sub("\ufffd", str(value)), quote=True)
+
+
+def report_html(run: ConfigRun, images: Mapping[str, bytes] | None = None) -> str:
+    """One self-contained HTML page of the run, to open in a browser or attach to
+    a review: verdicts, every test, the figures, provenance and the config.
+
+    Everything is in the file: styles inline, figures as ``data:`` URIs, no
+    script and nothing fetched (a Content-Security-Policy says so to the browser).
+    Every name and text from the config (claims, groups, the config itself) is
+    escaped, so a claim named ``<script>`` shows as that text.
+
+    Parameters
+    ----------
+    run : permtest.runner.ConfigRun
+        The run to report.
+    images : mapping of str to bytes, optional
+        PNG files by their report file name (:func:`plot_names`, as
+        :func:`write_reports` names them), embedded beside their claim and null.
+        A test without one is listed without a figure; with none the page says
+        that no figures were written.
+
+    Returns
+    -------
+    str
+        The page: a summary of the verdicts; provenance (config and its sha256,
+        source, shape and matrix sha256, seed, permutations, correction, alpha,
+        package versions, platform; no timings, so a run repeated with the same
+        seed writes the same page); the verdict table with the terminal
+        table's cells (adjusted p per null, ``*`` when significant), cells that
+        met or missed their expectation coloured green or red; the run's
+        warnings; every test with its observed value, null mean and sd, z, p
+        with its interval and adjusted p, and how p was computed; the figures,
+        claim by claim; the config file's text.
+
+    Examples
+    --------
+    >>> from permtest import config, report, runner
+    >>> run = runner.execute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> page = report.report_html(run)
+    >>> page.startswith("<!DOCTYPE html>"), "<title>permtest: months-weekdays</title>" in page
+    (True, True)
+    >>> page.count('<td class="verdict pass">pass</td>'), "<img" in page
+    (2, False)
+    """
+    config = run.config
+    body = [
+        *_html_header(run),
+        *_html_verdicts(run),
+        *_html_warnings(run),
+        *_html_tests(run),
+        *_html_figures(run, dict(images or {})),
+        *_html_config(run),
+        f'<footer class="muted">permtest {_h(_version(run))}; the same numbers, at full precision, are in '
+        f"<code>{_h(config.name)}.csv</code> and <code>{_h(config.name)}.json</code>.</footer>",
+    ]
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="permtest {_h(_version(run))}">',
+        f"<title>permtest: {_h(config.name)}</title>",
+        f"<style>\n{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
+    return "\n".join([*head, *body, "</body>", "</html>"]) + "\n"
+
+
+def _version(run: ConfigRun) -> str:
+    return run.provenance.get("versions", {}).get("permtest", __version__)
+
+
+def _html_header(run: ConfigRun) -> list[str]:
+    config = run.config
+    name, sha = _source(run)
+    source = run.provenance.get("source") or {}
+    shape = source.get("shape")
+    size = f", {shape[0]} × {shape[1]}" if shape and len(shape) == 2 else ""
+    alternatives = ", ".join(sorted({o.result.alternative for o in run.outcomes}))
+    settings = (f"seed {config.seed}; {_counts(config)} permutations; {_correction_words(config.correction)}; "
+                f"alpha {config.alpha:g}" + (f"; alternative {alternatives}" if alternatives else "")
+                + f"; preprocess {config.preprocess}")
+    versions = run.provenance.get("versions") or {"permtest": __version__}
+    platform = run.provenance.get("platform") or {}
+    machine = " ".join(str(platform[k]) for k in ("system", "release", "machine") if platform.get(k))
+    software = ", ".join(f"{package} {version}" for package, version in versions.items())
+    rows = [
+        ("Config", f"<code>{_h(config.path)}</code> (sha256 {_sha(config.sha256)})"),
+        ("Source", f"{_h(name)}{_h(size)} (matrix sha256 {_sha(sha)})"),
+        ("Settings", _h(settings)),
+        ("Software", _h(software) + (f"; {_h(machine)}" if machine else "")),
+        # No wall time: the same config and seed give the same page, byte for byte (timings are in the JSON).
+        ("Provenance", f"in full, with timings, in <code>{_h(config.name)}.json</code>"),
+    ]
+    return [
+        "<header>",
+        f"<h1>permtest: {_h(config.name)}</h1>",
+        f'<p class="summary">{_summary(run)}</p>',
+        '<dl class="provenance">',
+        *(f"<dt>{term}</dt><dd>{text}</dd>" for term, text in rows),
+        "</dl>",
+        "</header>",
+    ]
+
+
+def _sha(sha: str) -> str:
+    """The first digits of a sha256, with all 64 on hover."""
+    return f'<code title="{_h(sha)}">{_h(sha[:SHA_PREFIX])}</code>' if sha else "n/a"
+
+
+def _summary(run: ConfigRun) -> str:
+    """``3 claims, 10 tests; gated: 2 pass, 1 FAIL``."""
+    claims = _by_claim(run)
+    tests = len(_tests(run))
+    text = f"{len(claims)} claim{'s' * (len(claims) != 1)}, {tests} test{'s' * (tests != 1)}"
+    verdicts = [_verdict(o for tested in nulls.values() for o in tested) for nulls in claims.values()]
+    passed = sum(v == "pass" for v in verdicts)
+    failed = sum(v.startswith("FAIL") for v in verdicts)
+    if not passed + failed:
+        return text + "; none gated"
+    passes = f'<span class="pass">{passed} pass</span>' if passed else "0 pass"
+    failures = f'<span class="fail">{failed} FAIL</span>' if failed else "0 FAIL"
+    return f"{text}; gated: {passes}, {failures}"
+
+
+def _html_verdicts(run: ConfigRun) -> list[str]:
+    # The terminal table's columns and cells (claim, statistic, observed, each null, verdict).
+    nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
+    head = ["claim", "statistic", "observed", *nulls] + (["verdict"] if run.gated else [])
+    numeric = set(range(2, 3 + len(nulls)))
+    lines = ['<section id="verdicts">', "<h2>Verdicts</h2>", '<div class="scroll"><table class="verdicts">',
+             "<thead><tr>" + "".join(_th(c, i in numeric) for i, c in enumerate(head)) + "</tr></thead>", "<tbody>"]
+    for outcomes in _by_claim(run).values():
+        cells = _terminal_row(outcomes, nulls, run.gated)
+        row = [f'<td class="claim">{_h(cells[0])}</td>', f"<td>{_h(cells[1])}</td>",
+               f'<td class="num">{_h(cells[2])}</td>']
+        for null, cell in zip(nulls, cells[3:]):
+            row.append(_verdict_cell(outcomes.get(null), cell.strip()))
+        if run.gated:
+            verdict = cells[-1]
+            kind = "pass" if verdict == "pass" else "fail" if verdict.startswith("FAIL") else "ungated"
+            row.append(f'<td class="verdict {kind}">{_h(verdict or "not gated")}</td>')
+        lines.append("<tr>" + "".join(row) + "</tr>")
+    lines += ["</tbody></table></div>",
+              f'<p class="legend">cells: adjusted p ({_h(_correction_words(run.config.correction))}); '
+              f"* significant at alpha {run.config.alpha:g}; - null not run for this claim"
+              + ("; green: as expected, red: missed its expectation" if run.gated else "") + "</p>",
+              *(f'<p class="note">note: {_h(note)}</p>' for note in _notes(nulls)),
+              "</section>"]
+    return lines
+
+
+def _th(text: str, numeric: bool) -> str:
+    return f'<th class="num">{_h(text)}</th>' if numeric else f"<th>{_h(text)}</th>"
+
+
+def _verdict_cell(tested: list[Outcome] | None, text: str) -> str:
+    if tested is None:
+        return f'<td class="num na" title="null not run for this claim">{_h(text)}</td>'
+    classes = ["num"]
+    if any(o.significant for o in tested):
+        classes.append("sig")
+    if tested[0].passed is not None:
+        classes.append("met" if tested[0].passed else "missed")
+    if tested[0].layer is None:
+        o = tested[0]
+        hover = f"p {p_with_context(o.result)}; adjusted p {p_text(o.p_adjusted, True)}"
+    else:
+        hover = "layers significant after the sweep adjustment and the correction"
+    if tested[0].expect:
+        hover += f"; expected {tested[0].expect}"
+    return f'<td class="{" ".join(classes)}" title="{_h(hover)}">{_h(text)}</td>'
+
+
+def _html_warnings(run: ConfigRun) -> list[str]:
+    if not run.warnings:
+        return []
+    return ['<section class="warnings" id="warnings">', "<h2>Warnings</h2>", "<ul>",
+            *(f"<li>{_h(w)}</li>" for w in run.warnings), "</ul>", "</section>"]
+
+
+def _html_tests(run: ConfigRun) -> list[str]:
+    """Every test, as the Markdown report lists them, and how p was computed."""
+    sweep = any(o.layer is not None for o in run.outcomes)
+    columns = _MD_COLUMNS[:-4] + (("sweep p",) if sweep else ()) + _MD_COLUMNS[-4:]
+    head = "".join(_th(c, c in _MD_NUMERIC) for c in columns)
+    lines = ['<section id="tests">', "<h2>Every test</h2>", '<div class="scroll"><table class="tests">',
+             f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+    for o in run.outcomes:
+        r = o.result
+        claim = o.claim if o.layer is None else f"{o.claim} (layer {o.layer})"
+        numbers = [_num(r.observed), f"{_num(r.null_mean)} ± {_num(r.null_sd)}", _num(r.z, 3)]
+        after = [*([p_text(o.p_sweep, True)] if sweep else []), p_text(o.p_adjusted, True)]
+        verdict = ('<td class="ungated">—</td>' if o.passed is None
+                   else '<td class="pass">pass</td>' if o.passed else '<td class="fail">FAIL</td>')
+        lines.append(
+            "<tr>" + f'<td class="claim">{_h(claim)}</td><td>{_h(o.statistic)}</td><td>{_h(o.null)}</td>'
+            + "".join(f'<td class="num">{_h(n)}</td>' for n in numbers)
+            + _p_cell(p_with_context(r))
+            + "".join(f'<td class="num">{_h(n)}</td>' for n in after)
+            + ('<td class="sig">yes</td>' if o.significant else "<td>no</td>")
+            + f"<td>{_h((o.expect or '—').replace('-', ' '))}</td>{verdict}</tr>")
+    lines += ["</tbody></table></div>", f'<p class="method">{_h(_markdown_method(run))}</p>', "</section>"]
+    return lines
+
+
+def _p_cell(text: str) -> str:
+    # On one line, as the other numbers, unless early stopping or a tail estimate
+    # made it a sentence: then it may wrap rather than widen the table.
+    wrap = " wrap" if len(text) > 28 else ""
+    return f'<td class="num{wrap}">{_h(text)}</td>'
+
+
+def _html_figures(run: ConfigRun, images: dict[str, bytes]) -> list[str]:
+    lines = ['<section id="figures">', "<h2>Null distributions</h2>"]
+    shown_any = False
+    tests = iter(zip(_tests(run), plot_names(run)))
+    for claim, nulls in _by_claim(run).items():
+        figures = []
+        for tested, file_name in (next(tests) for _ in nulls):
+            png = images.get(file_name)
+            if png is not None:
+                figures.append(_figure(tested, file_name, png))
+        if figures:
+            shown_any = True
+            lines += [f"<h3>{_h(claim)}</h3>", '<div class="figures">', *figures, "</div>"]
+    if shown_any:
+        lines.insert(2, '<p class="muted">Each figure: the statistic under the null\'s permutations and the '
+                        "observed value (red); for a layer sweep, the observed value per layer against the "
+                        "null's central 95% band.</p>")
+    else:
+        lines.append('<p class="muted">No figures were written with this report (plots were turned off).</p>')
+    return [*lines, "</section>"]
+
+
+def _figure(tested: list[Outcome], file_name: str, png: bytes) -> str:
+    o = min(tested, key=lambda outcome: outcome.p_adjusted)  # a sweep's most significant layer
+    caption = f"{o.claim} [{o.null}]: adjusted p {p_text(o.p_adjusted, True)}"
+    if o.layer is not None:
+        caption += f" at layer {o.layer}"
+    size = ""
+    if png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) >= 24:  # IHDR: width and height, so the page does not reflow
+        width, height = struct.unpack(">II", png[16:24])
+        size = f' width="{width}" height="{height}"'
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}"{size} alt="{_h(o.test)}: null distribution and '
+            f'observed value"><figcaption>{_h(caption)} · <code>{_h(file_name)}</code></figcaption></figure>')
+
+
+def _html_config(run: ConfigRun) -> list[str]:
+    config = run.config
+    return ['<section id="config">', "<h2>Config</h2>",
+            f'<p class="muted"><code>{_h(config.path)}</code>, sha256 <code>{_h(config.sha256)}</code></p>',
+            f"<pre>{_h(config.text)}</pre>", "</section>"]
+
+
 # ---------------------------------------------------------------- JUnit XML
 
 # XML 1.0 forbids most control characters even when escaped; a claim name from
@@ -690,24 +1038,64 @@ def _testsuite(run: ConfigRun) -> ET.Element:
 
 
 def _testcase(config, tested: list[Outcome]) -> ET.Element:
-    # A sweep's row that speaks for it: its most significant layer.
-    o = min(tested, key=lambda outcome: outcome.p_adjusted)
+    o = _speaker(tested)
     name = o.test if o.layer is None else f"{o.claim} [{o.null}, layers {_ranges([t.layer for t in tested])}]"
     case = ET.Element("testcase", classname=_x(config.name), name=_x(name),
                       time=f"{sum(t.result.seconds for t in tested):.3f}")
+    message, detail = gate_message(config, tested)
+    if detail is not None:
+        failure = ET.SubElement(case, "failure", type="ExpectationMissed", message=_x(message))
+        failure.text = _x(detail)
+    else:
+        ET.SubElement(case, "system-out").text = _x(message)
+    return case
+
+
+def _speaker(tested: list[Outcome]) -> Outcome:
+    """A sweep's row that speaks for it: its most significant layer."""
+    return min(tested, key=lambda outcome: outcome.p_adjusted)
+
+
+def gate_message(config, tested: list[Outcome]) -> tuple[str, str | None]:
+    """What ``permtest gate`` says of one test: a claim under one null (a sweep's
+    layers together). The JUnit file, ``pytest --permtest`` and
+    :func:`permtest.testing.assert_claim` all say it in these words.
+
+    Parameters
+    ----------
+    config : permtest.config.Config
+        The run's config (its ``alpha`` and ``correction`` are read).
+    tested : list of permtest.runner.Outcome
+        The test's outcomes: one, or a sweep's, one per layer.
+
+    Returns
+    -------
+    message : str
+        ``"expected <expect> under null '<null>'; found ..."`` for a test that missed
+        its expectation, ``"expected <expect>: found ..."`` for one that met it,
+        ``"reported, not gated: found ..."`` for one that is not gated.
+    detail : str or None
+        For a missed expectation, the numbers (statistic, observed value, null mean
+        and sd, z, exceedances); None otherwise.
+
+    Examples
+    --------
+    >>> from permtest import config, report, runner
+    >>> cfg = config.load("configs/months-weekdays.yaml").with_overrides(permutations=99)
+    >>> run = runner.execute(cfg)
+    >>> report.gate_message(cfg, [run.outcomes[0]])
+    ('expected significant: found adjusted p = 0.02 <= alpha 0.05 (significant; p = 0.01, holm correction)', None)
+    """
+    o = _speaker(tested)
     found = _found(config, o)
     if o.layer is not None:
         passing = [t.layer for t in tested if t.significant]
         found += f"; layers significant: {_ranges(passing) if passing else 'none'}"
     if o.passed is False:
-        failure = ET.SubElement(case, "failure", type="ExpectationMissed",
-                                message=_x(f"expected {o.expect} under null '{o.null}'; {found}"))
-        failure.text = _x(_testcase_detail(o))
-    elif o.passed is None:
-        ET.SubElement(case, "system-out").text = _x(f"reported, not gated: {found}")
-    else:
-        ET.SubElement(case, "system-out").text = _x(f"expected {o.expect}: {found}")
-    return case
+        return f"expected {o.expect} under null '{o.null}'; {found}", _testcase_detail(o)
+    if o.passed is None:
+        return f"reported, not gated: {found}", None
+    return f"expected {o.expect}: {found}", None
 
 
 def _found(config, o: Outcome) -> str:

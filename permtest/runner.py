@@ -307,7 +307,7 @@ def _sources(config: Config) -> dict:
 def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
             scheduler: str | None = None, device: str | None = None) -> ConfigRun:
     """Run a validated config. ``progress(claim, null, done, total)`` is called as
-    permutations complete.
+    each test starts and as its permutations complete.
 
     Loads the source, runs :func:`permtest.permutation_test` for every claim under
     each of its nulls (on the stream :func:`stream_key` names), corrects the
@@ -324,7 +324,10 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     n_jobs : int, default 1
         Parallel jobs (-1: every core); results are bit-identical for any value.
     progress : callable, optional
-        ``progress(claim, null, done, total)``, called as permutations complete.
+        ``progress(claim, null, done, total)``, called as each test starts
+        (``done`` 0) and as its permutations complete (in a layer sweep, counted
+        over all the layers of the claim and null). Display only: it cannot
+        change a result.
     backend : {"threading", "loky", "dask"}, default "threading"
         Where the seed blocks run.
     scheduler : str, optional
@@ -366,8 +369,12 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     results: dict[tuple[str, str, int | None], PermutationResult] = {}
     for claim in config.claims:
         for null in claim.nulls:
-            report = None if progress is None else (lambda d, t, c=claim.name, n=null: progress(c, n, d, t))
-            for layer, emb in layers.items():
+            for step, (layer, emb) in enumerate(layers.items()):
+                report = None
+                if progress is not None:
+                    report = _progress_of(progress, claim.name, null, step, len(layers))
+                    # Said as the test starts: an exact enumeration or a GPU run reports nothing more.
+                    report(0, config.permutations_for(null))
                 # Every layer of a sweep takes the same stream, hence the same draws.
                 results[(claim.name, null, layer)] = permutation_test(
                     emb, claim.groups, null=null, permutations=config.permutations_for(null), seed=config.seed,
@@ -377,6 +384,13 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     outcomes, warnings = _decide(config, results, list(layers))
     provenance = _provenance(config, layers, results, time.perf_counter() - started)
     return ConfigRun(config, tuple(outcomes), tuple(warnings), provenance, time.perf_counter() - started)
+
+
+def _progress_of(progress, claim: str, null: str, step: int, steps: int):
+    """The engine's ``progress(done, total)`` for one test, reported to the run's
+    ``progress(claim, null, done, total)``: a sweep's layers count as one test
+    (layer ``step`` of ``steps`` continues where the layer before it ended)."""
+    return lambda done, total: progress(claim, null, step * total + done, steps * total)
 
 
 def _decide(config: Config, results, layers: list) -> tuple[list[Outcome], list[str]]:
@@ -523,8 +537,9 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
         its order), with the CSV's columns in the CSV's order (``p_value``,
         ``p_adjusted``, ``significant``, ``passed``, ...; ``passed`` is True or
         False for a gated claim, ``""`` otherwise). The run's warnings (e.g. too
-        few permutations to reach alpha after correction) are in
-        ``table.attrs["warnings"]``, a list of strings.
+        few permutations to reach alpha after correction), the lines ``permtest
+        run`` prints under its table, are in ``table.attrs["warnings"]``, a list
+        of strings.
 
     Raises
     ------
@@ -533,6 +548,13 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
         missing from the vocabulary, a statistic that does not apply to a null),
         with one line per problem naming the file, claim and key; every claim is
         checked before any permutation runs.
+
+    Warns
+    -----
+    PermtestWarning
+        Each of the run's warnings, once, with the same text as in
+        ``table.attrs["warnings"]`` (so a notebook shows it); filter them with
+        ``warnings.filterwarnings("ignore", category=permtest.errors.PermtestWarning)``.
 
     See Also
     --------
@@ -558,4 +580,8 @@ def run_config(path, permutations: int | None = None, seed: int | None = None, n
     run = execute(config, n_jobs=n_jobs)
     table = run.table
     table.attrs["warnings"] = list(run.warnings)
+    from .errors import warn
+
+    for warning in run.warnings:
+        warn(warning)  # a notebook shows it; attributed to the caller's line
     return table

@@ -5,6 +5,7 @@ from importlib import metadata
 import pytest
 
 import permtest
+from permtest.errors import PermtestWarning
 
 CONFIG = """\
 version: 1
@@ -20,7 +21,8 @@ claims:
 def test_run_config_returns_the_warnings_with_the_table(tmp_path):
     path = tmp_path / "few.yaml"
     path.write_text(CONFIG)
-    table = permtest.run_config(path)
+    with pytest.warns(PermtestWarning, match="9 permutations cannot reach alpha"):
+        table = permtest.run_config(path)
     assert table["claim"].tolist() == ["a", "b"]
     # 9 permutations: the smallest p is 0.1, which holm over 2 claims cannot bring under 0.05.
     assert table.attrs["warnings"] == ["null 'tokens': 9 permutations cannot reach alpha 0.05 after holm "

@@ -3,6 +3,7 @@ nothing written), reports, the gate and its JUnit file, interrupts."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -294,3 +295,80 @@ def test_two_configs_that_would_write_the_same_plot(tmp_path, capsys):
     code, _, err = run_cli(["run", a, b, "--out", tmp_path / "r"], capsys)
     assert code == 2 and err == f"error: {a} and {b} would both write a-b-c-tokens.png; rename a config or a claim\n"
     assert not (tmp_path / "r").exists()
+
+
+# ---------------------------------------------------------------- plots and progress
+
+
+def test_no_plots_writes_every_report_but_the_pngs(tmp_path, capsys):
+    for command in ("run", "gate"):
+        out_dir = tmp_path / command
+        code, out, err = run_cli([command, write(tmp_path, SMALL), "--out", out_dir, "--no-plots"], capsys)
+        assert code == 0, err
+        assert sorted(p.name for p in out_dir.iterdir()) == ["small.csv", "small.html", "small.json", "small.md"]
+        assert ".png" not in (out_dir / "small.md").read_text() + (out_dir / "small.html").read_text()
+
+
+def test_no_plots_lets_configs_whose_only_shared_file_is_a_plot_run(tmp_path, capsys):
+    a = write(tmp_path, SMALL.replace("name: small", "name: a").replace("name: numbers\n", "name: b-c\n"), "a.yaml")
+    b = write(tmp_path, SMALL.replace("name: small", "name: a-b").replace("name: numbers\n", "name: c\n"), "b.yaml")
+    code, _, err = run_cli(["run", a, b, "--out", tmp_path / "r", "--no-plots", "--quiet"], capsys)
+    assert code == 0, err
+    assert not list((tmp_path / "r").glob("*.png"))
+
+
+class FakeTerminal:
+    """A terminal's stderr: text kept, ``isatty()`` true."""
+
+    def __init__(self):
+        import io
+
+        self.text = io.StringIO()
+
+    def write(self, text):
+        return self.text.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+# One claim-and-null's line of the bar: count, then [elapsed<left, rate].
+BAR = r"small: {claim} \[{null}\]:\s+\d+%\|[^|]*\| \d+/\d+ \[\d\d:\d\d<(\?|\d\d:\d\d), +(\?|\d+(\.\d+)?) perm/s\]"
+
+
+def test_progress_on_a_terminal_names_each_claim_and_null_on_stderr_only(tmp_path, capsys, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["run", str(write(tmp_path, SMALL)), "--out", str(tmp_path / "r"), "-n", "2500"])
+    out = capsys.readouterr().out
+    assert code == 0, terminal.text.getvalue()
+    shown = terminal.text.getvalue()
+    for claim, null in (("numbers", "tokens"), ("numbers", "shuffle"), ("numbers-vs-colors", "labels")):
+        assert re.search(BAR.format(claim=claim, null=null), shown), shown
+    assert shown.endswith("\r") and shown.split("\r")[-2].strip() == ""  # cleared before the table
+    assert "\r" not in out and "perm/s" not in out and "numbers-vs-colors" in out
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    code, out, err = run_cli(["run", write(tmp_path, SMALL), "--out", tmp_path / "r", "-n", "2500"], capsys)
+    assert code == 0 and err == ""
+    assert "\r" not in out and "perm/s" not in out
+
+
+def test_quiet_shows_no_progress_on_a_terminal(tmp_path, capsys, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["run", str(write(tmp_path, SMALL)), "--out", str(tmp_path / "r"), "-n", "2500", "--quiet"]) == 0
+    assert terminal.text.getvalue() == ""
+
+
+def test_progress_does_not_change_the_csv(tmp_path, capsys, monkeypatch):
+    config = write(tmp_path, SMALL)
+    assert run_cli(["run", config, "--out", tmp_path / "plain", "-n", "2500"], capsys)[0] == 0
+    monkeypatch.setattr(sys, "stderr", FakeTerminal())
+    assert main(["run", str(config), "--out", str(tmp_path / "bar"), "-n", "2500"]) == 0
+    plain, bar = (pd.read_csv(tmp_path / folder / "small.csv") for folder in ("plain", "bar"))
+    pd.testing.assert_frame_equal(plain.drop(columns="seconds"), bar.drop(columns="seconds"))

@@ -79,6 +79,17 @@ def test_none_and_aliases():
     assert corrections.canonical("bonf") == "bonferroni" and corrections.canonical("fdr_i") == "fdr_bh"
 
 
+def test_a_method_named_as_statsmodels_names_it_needs_no_alias_table():
+    """canonical() answers statsmodels' own method names without importing it: each
+    is the name statsmodels' alias table maps back to it (oracle: that table)."""
+    from statsmodels.stats.multitest import multitest_alias
+
+    for method in corrections.METHODS:
+        for spelled in (method, method.upper()):
+            assert corrections.canonical(spelled) == method
+        assert {v: k for k, v in corrections._CANONICAL.items()}[method] == multitest_alias[method]
+
+
 def test_unknown_correction_names_the_valid_ones():
     with pytest.raises(PermtestError, match=r"correction must be one of none, bonferroni.*got 'holmes'; did you mean 'holm'"):
         corrections.canonical("holmes")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = (
     "permtest", "permtest.embeddings", "permtest.engine", "permtest.errors", "permtest.measures",
     "permtest.nulls", "permtest.statistics", "permtest.inference", "permtest.corrections", "permtest.sources",
-    "permtest.config", "permtest.runner", "permtest.report", "permtest.gpu", "permtest.cli",
+    "permtest.config", "permtest.runner", "permtest.report", "permtest.gpu", "permtest.cli", "permtest.testing",
 )
 
 # numpydoc validation codes that fail the test (numpydoc.validate.ERROR_MSGS):
@@ -44,7 +44,7 @@ CHECKED = {"GL08", "SS01", "PR01", "PR02", "RT01", "EX01"}
 # Callables that reject input, so must say what they raise (numpydoc has no code for
 # a missing Raises section).
 RAISES = (
-    "permtest.load_source", "permtest.permutation_test", "permtest.run_config", "permtest.register_statistic",
+    "permtest.testing.assert_claim", "permtest.load_source", "permtest.permutation_test", "permtest.run_config", "permtest.register_statistic",
     "permtest.Embeddings.from_array", "permtest.nulls.register", "permtest.measures.Statistic.parameters",
     "permtest.corrections.adjust", "permtest.corrections.canonical", "permtest.sources.normalize_spec",
     "permtest.config.load", "permtest.config.Config.with_overrides", "permtest.runner.execute",

@@ -351,7 +351,7 @@ def test_plots_are_png_files_with_safe_names(run, written):
     folder, paths = written
     expected = {"tiny-planted-tokens.png", "tiny-planted-shuffle.png", "tiny-random-tokens.png",
                 "tiny-random-shuffle.png", "tiny-odd_name_x-shuffle.png", "tiny-odd_name_x-labels.png"}
-    assert {p.name for p in paths} == expected | {"tiny.csv", "tiny.json", "tiny.md"}
+    assert {p.name for p in paths} == expected | {"tiny.csv", "tiny.json", "tiny.md", "tiny.html"}
     assert {p.name for p in folder.iterdir()} == {p.name for p in paths}  # no temporary left over
     import matplotlib.image
 
@@ -377,8 +377,8 @@ def test_report_files_lists_what_write_reports_writes_from_the_config_alone(run,
         dataclasses.replace(run.config.claims[0], name="a b", nulls=("tokens",)),
         dataclasses.replace(run.config.claims[1], name="a/b", nulls=("tokens",))))
     names = report.report_files(clashing)
-    assert names[:3] == ["tiny.csv", "tiny.json", "tiny.md"]
-    assert len(set(names)) == 5 and all(n.startswith("tiny-a_b-tokens-") for n in names[3:])
+    assert names[:3] == ["tiny.csv", "tiny.json", "tiny.md"] and names[-1] == "tiny.html"
+    assert len(set(names)) == 6 and all(n.startswith("tiny-a_b-tokens-") for n in names[3:-1])
 
 
 def test_report_files_show_when_two_configs_would_write_the_same_plot(run):
@@ -386,7 +386,8 @@ def test_report_files_show_when_two_configs_would_write_the_same_plot(run):
     claim = dataclasses.replace(run.config.claims[0], nulls=("shuffle",))
     a = dataclasses.replace(run.config, name="a", claims=(dataclasses.replace(claim, name="b-c"),))
     ab = dataclasses.replace(run.config, name="a-b", claims=(dataclasses.replace(claim, name="c"),))
-    assert report.report_files(a) == ["a.csv", "a.json", "a.md", "a-b-c-shuffle.png"]
+    assert report.report_files(a) == ["a.csv", "a.json", "a.md", "a-b-c-shuffle.png", "a.html"]
+    assert report.report_files(a, plots=False) == ["a.csv", "a.json", "a.md", "a.html"]
     assert set(report.report_files(a)) & set(report.report_files(ab)) == {"a-b-c-shuffle.png"}
 
 
@@ -476,7 +477,7 @@ def test_ctrl_c_during_the_renames_is_delivered_after_all_of_them(run, tmp_path,
     monkeypatch.setattr(os, "replace", replace_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         report.write_reports(run, tmp_path)
-    assert len(renames) == 3 + len(run.outcomes)
+    assert len(renames) == 4 + len(run.outcomes)  # CSV, JSON, Markdown, HTML and the plots
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in renames)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

@@ -142,7 +142,7 @@ def test_a_signal_between_two_configs_names_what_was_written(tmp_path, signum, c
     returncode, _, err = _finish(proc, read_fd)
     assert returncode == code, err
     assert err == f"{head}: reports of 'a' were written to {out}; none for 'b'\n"
-    assert sorted(p.name for p in out.iterdir()) == ["a-c-shuffle.png", "a-c-tokens.png", "a.csv", "a.json", "a.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["a-c-shuffle.png", "a-c-tokens.png", "a.csv", "a.html", "a.json", "a.md"]
 
 
 def test_a_signal_during_shutdown_changes_nothing(tmp_path):
@@ -329,7 +329,7 @@ def test_sigterm_during_the_renames_is_held_until_all_are_done(small_run, tmp_pa
         assert signal.getsignal(signal.SIGTERM) is stop
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert len(renames) == 5 and sorted(p.name for p in tmp_path.iterdir()) == sorted(renames)
+    assert len(renames) == 6 and sorted(p.name for p in tmp_path.iterdir()) == sorted(renames)
 
 
 @pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
@@ -348,7 +348,7 @@ def test_ctrl_c_held_during_the_renames_reports_them_written(tmp_path, monkeypat
     code = main(["run", str(_config(tmp_path)), "--out", str(out), "-j", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 130 and err == f"interrupted: reports of 'small' were written to {out}\n"
-    assert len(calls) == 5 and _temp_files(out) == []
+    assert len(calls) == 6 and _temp_files(out) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # main put it back
 
 
