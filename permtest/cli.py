@@ -30,7 +30,10 @@ from .errors import PermtestError, PermtestWarning, printable
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK = 0  # every claim met its expectation (or nothing was gated)
+EXIT_FAILED = 1  # a gated claim missed its expectation
+EXIT_USAGE = 2  # bad input: a one-line error, nothing written
+EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 128 + 15  # 143, what a shell reports for a process SIGTERM ended
 
 

@@ -38,8 +38,10 @@ from .sources import normalize_spec
 
 __all__ = ["DEFAULTS", "VERSION", "Claim", "Config", "load"]
 
+# The config format this version reads (a config says `version: 1`).
 VERSION = 1
 EXPECTATIONS = ("significant", "not-significant")
+# Every top-level setting with its default; a claim may override some of them.
 DEFAULTS = {
     "preprocess": "none",
     "subwords": "error",

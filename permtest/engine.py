@@ -260,10 +260,14 @@ def permutation_test(
     preprocess : {"none", "center", "standardize"}, default "none"
     subwords : {"error", "mean", "first"}, default "error"
         How words a tokenizer splits are pooled.
-    pool, pool_size, match
-        The ``tokens`` null's pool: ``"words"``, ``"all"`` or a list of words; the
-        most frequent ``pool_size`` of them; ``"frequency"`` to draw from each word's
-        frequency band.
+    pool : {"words", "all"} or list of str, default "words"
+        The words a null that draws from a pool (``tokens``, ``random-pairs``) may
+        draw: whole alphabetic words, every row, or the words listed.
+    pool_size : int, optional
+        Keep the ``pool_size`` most frequent words of the pool.
+    match : {"none", "frequency"}, default "none"
+        ``"frequency"``: the ``tokens`` null draws each word from its word's
+        frequency band (``random-pairs`` always does, on a source with ranks).
     batch_size : int, optional
         Permutations computed at once (results do not depend on it).
     backend : {"threading", "loky", "dask"}, default "threading"

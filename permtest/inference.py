@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = ["ALTERNATIVES", "PValue", "clopper_pearson", "exact_p", "monte_carlo_p", "z_score"]
 
+# The alternatives a test may take (`alternative:` in a config).
 ALTERNATIVES = ("greater", "less", "two-sided")
 
 # Null values within this relative distance of the observed value count as ties,

@@ -370,6 +370,7 @@ class Null:
         raise NotImplementedError
 
 
+# Every null model by name, in registration order (built-ins first).
 REGISTRY: dict[str, type[Null]] = {}
 # Stream ids of random streams that are not nulls': never a null's.
 CASCADE_STREAM = 5

