@@ -684,10 +684,10 @@ def _companion_words(claim: Claim) -> list[str]:
     """The words a claim's statistic reads beside its groups (a direction's pairs);
     none when its parameters are wrong (``check`` and ``run`` say so, by claim)."""
     declared = measures.STATISTICS.declared(claim.statistic)
-    if declared is None or declared.companions is None:
+    if declared is None:
         return []
     try:
-        companions = declared.companions(declared.parameters(claim.params), "")
+        companions = declared.companion_words(claim.params)
     except PermtestError:
         return []
     return [word for members in companions.values() for word in members]

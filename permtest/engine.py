@@ -482,8 +482,8 @@ def validate_claim(emb, groups, statistic, null, params=None, subwords="error", 
     if resolved is None:
         word_groups = resolve(emb, groups, subwords, where)
         declared = measures.lookup(statistic, where)
-        if declared.companions is not None:  # the words it reads beside the claim's: more groups
-            companions = declared.companions(declared.parameters(params, where), where)
+        companions = declared.companion_words(params, where)
+        if companions:  # the words it reads beside the claim's: more groups
             word_groups = resolve(emb, groups, subwords, where, companions=companions)
         other = _other_vectors(declared, params, groups, subwords, preprocess, where)
         measure = measures.make(declared, word_groups, params, where, other_vectors=other)

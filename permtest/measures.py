@@ -594,6 +594,39 @@ class Statistic:
                                 f"{{{missing[0]}: ...}})")
         return {**self.params, **given}
 
+    def companion_words(self, given: Mapping | None, where: str = "") -> dict[str, list]:
+        """The words the statistic reads beside a claim's groups, by the key that gives
+        them (``{"params.pairs (first words)": [...], ...}``); empty for most statistics.
+
+        Parameters
+        ----------
+        given : mapping or None
+            The claim's ``params``.
+        where : str, default ""
+            Prefix of error messages.
+
+        Returns
+        -------
+        dict of str to list of str
+            The companion groups, in order; ``{}`` when the statistic has none.
+
+        Raises
+        ------
+        PermtestError
+            If the parameters that give them are wrong (see :meth:`parameters`).
+
+        Examples
+        --------
+        >>> from permtest import measures
+        >>> measures.STATISTICS["direction"].companion_words({"pairs": [["he", "she"]]})
+        {'params.pairs (first words)': ['he'], 'params.pairs (second words)': ['she']}
+        >>> measures.STATISTICS["coherence"].companion_words(None)
+        {}
+        """
+        if self.companions is None:
+            return {}
+        return self.companions(self.parameters(given, where), where)
+
     def shape_problems(self, sizes: Mapping[str, int]) -> list[str]:
         """What the number and sizes of a claim's groups rule out, known before any
         word is looked up (config validation reports these for every claim at once).

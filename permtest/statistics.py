@@ -679,14 +679,13 @@ def probe_predictions(residuals: np.ndarray, labels, fold, n_groups: int) -> np.
     """
     target = one_hot(labels, n_groups)  # (1 or B, n, c)
     fold = np.atleast_2d(fold)
+    sizes = np.bincount(fold[0])
+    if sizes.max() == 1:
+        return _leave_one_out(residuals, target)
     left = np.matmul(residuals, target)  # (B, n, c): residuals of the fit on all words
     batch = max(left.shape[0], fold.shape[0])
     left = np.broadcast_to(left, (batch,) + left.shape[1:])
     target = np.broadcast_to(target, left.shape)
-    sizes = np.bincount(fold[0])
-    if sizes.max() == 1:  # leave-one-out: (I - H)_ii scalars
-        diagonal = np.diagonal(residuals, axis1=1, axis2=2)[:, :, None]
-        return np.argmax(target - left / diagonal, axis=-1)
     order = np.argsort(np.broadcast_to(fold, (batch, fold.shape[1])), axis=1, kind="stable")  # fold by fold
     scores = np.empty(left.shape)
     rows = np.arange(batch)[:, None]
@@ -701,6 +700,13 @@ def probe_predictions(residuals: np.ndarray, labels, fold, n_groups: int) -> np.
         scores[rows, held] = target[rows, held] - np.linalg.solve(block, left[rows, held])
     return np.argmax(scores, axis=-1)
 
+
+def _leave_one_out(residuals: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Leave-one-out predictions: :func:`probe_predictions`' deletion formula with
+    folds of one word, whose blocks are the scalars ``(I - H)_ii``. Any leading axes
+    (draws; penalties) broadcast: ``(..., n, n)`` and ``(..., n, c)`` -> ``(..., n)``."""
+    diagonal = np.diagonal(residuals, axis1=-2, axis2=-1)[..., None]
+    return np.argmax(target - np.matmul(residuals, target) / diagonal, axis=-1)
 
 
 def probe_accuracy(predicted: np.ndarray, labels, fold, n_groups: int, balanced: bool = False) -> np.ndarray:
@@ -781,11 +787,8 @@ def probe_choice(residuals: np.ndarray, labels, n_groups: int) -> np.ndarray:
     100.0
     """
     labels = np.atleast_2d(labels)
-    target = one_hot(labels, n_groups)[:, None]  # (1 or B, 1, n, c)
-    # Leave-one-out predictions of every penalty at once (probe_predictions' rule
-    # with folds of one word: (I - H)_ii scalars).
-    diagonal = np.diagonal(residuals, axis1=2, axis2=3)[..., None]  # (1 or B, P, n, 1)
-    predicted = np.argmax(target - np.matmul(residuals, target) / diagonal, axis=-1)  # (B, P, n)
+    # Leave-one-out predictions of every penalty at once: (B, P, n).
+    predicted = _leave_one_out(residuals, one_hot(labels, n_groups)[:, None])
     # Each fold's accuracy is its one word's 0 or 1, so the mean over folds is the
     # mean over words (sums of 0 and 1: exact either way).
     accuracy = (predicted == labels[:, None, :]).mean(axis=2)  # (B, P)
