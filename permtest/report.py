@@ -146,10 +146,8 @@ def terminal_table(run: ConfigRun, verbose: bool = False, color: bool = False) -
     months-vs-weekdays             separation    0.2821  0.020*  0.020*  pass
     months-vs-weekdays-silhouette  silhouette    0.8573  0.020*  0.020*  pass
     """
-    # The config's order; a null only an outcome names (a hand-built run) goes last.
-    nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
+    nulls, head = _verdict_columns(run)
     claims = _by_claim(run)
-    head = ["claim", "statistic", "observed", *nulls] + (["verdict"] if run.gated else [])
     body = [_terminal_row(outcomes, nulls, run.gated) for outcomes in claims.values()]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     right = set(range(2, 3 + len(nulls)))  # numbers line up on the right
@@ -167,13 +165,25 @@ def terminal_table(run: ConfigRun, verbose: bool = False, color: bool = False) -
     lines.append(line(head, False))
     lines.append("  ".join("-" * w for w in widths))
     lines += [line(row, True) for row in body]
-    lines.append(f"cells: adjusted p ({_correction_words(run.config.correction)}); "
-                 f"* significant at alpha {run.config.alpha:g}; - null not run for this claim")
+    lines.append(_legend(run))
     lines += [f"note: {note}" for note in _notes(nulls)]
     if verbose:
         lines += ["", *(_terminal_detail(o) for o in run.outcomes)]
     lines += [f"warning: {w}" for w in run.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _verdict_columns(run: ConfigRun) -> tuple[list[str], list[str]]:
+    """The nulls of the verdict table (terminal and HTML), and its header row."""
+    # The config's order; a null only an outcome names (a hand-built run) goes last.
+    nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
+    return nulls, ["claim", "statistic", "observed", *nulls] + (["verdict"] if run.gated else [])
+
+
+def _legend(run: ConfigRun) -> str:
+    """What the verdict table's cells mean (terminal and HTML)."""
+    return (f"cells: adjusted p ({_correction_words(run.config.correction)}); "
+            f"* significant at alpha {run.config.alpha:g}; - null not run for this claim")
 
 
 def _terminal_header(run: ConfigRun) -> list[str]:
@@ -846,8 +856,7 @@ def _summary(run: ConfigRun) -> str:
 
 def _html_verdicts(run: ConfigRun) -> list[str]:
     # The terminal table's columns and cells (claim, statistic, observed, each null, verdict).
-    nulls = list(dict.fromkeys([*run.config.nulls, *(o.null for o in run.outcomes)]))
-    head = ["claim", "statistic", "observed", *nulls] + (["verdict"] if run.gated else [])
+    nulls, head = _verdict_columns(run)
     numeric = set(range(2, 3 + len(nulls)))
     lines = ['<section id="verdicts">', "<h2>Verdicts</h2>", '<div class="scroll"><table class="verdicts">',
              "<thead><tr>" + "".join(_th(c, i in numeric) for i, c in enumerate(head)) + "</tr></thead>", "<tbody>"]
@@ -863,8 +872,7 @@ def _html_verdicts(run: ConfigRun) -> list[str]:
             row.append(f'<td class="verdict {kind}">{_h(verdict or "not gated")}</td>')
         lines.append("<tr>" + "".join(row) + "</tr>")
     lines += ["</tbody></table></div>",
-              f'<p class="legend">cells: adjusted p ({_h(_correction_words(run.config.correction))}); '
-              f"* significant at alpha {run.config.alpha:g}; - null not run for this claim"
+              f'<p class="legend">{_h(_legend(run))}'
               + ("; green: as expected, red: missed its expectation" if run.gated else "") + "</p>",
               *(f'<p class="note">note: {_h(note)}</p>' for note in _notes(nulls)),
               "</section>"]
