@@ -12,16 +12,29 @@ as plain rectangles with one update of the data limits (``Axes.hist`` updates
 them once per bar); and the constrained layout runs once, here, where
 ``savefig`` with a layout engine set would draw the whole figure an extra time
 to lay it out. The PNGs are pixel for pixel those of a new figure per plot.
+
+A histogram is drawn in two steps, :func:`draft_histogram` and
+:func:`finish_histogram`, because its title holds the adjusted p-value, known only
+once every claim of its null has run: ``permtest run`` drafts each figure as its
+test completes, in its report process, while later tests run, and finishes them
+all at the end (the title drawn on the drafted pixels, then the PNG encoded),
+which takes a fifth of a whole drawing. The draft is laid out with a stand-in
+title of the same height; the finished figure is the figure drawn in one go,
+pixel for pixel, whenever neither title is wider than the axes (the layout then
+made the same room for both), and is drawn again in one go otherwise.
 """
 
 from __future__ import annotations
 
 import threading
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DPI", "FIGSIZE", "MAX_BINS", "draw_null_histogram", "layer_profile", "null_histogram"]
+__all__ = ["DPI", "FIGSIZE", "MAX_BINS", "Draft", "draft_histogram", "draw_null_histogram", "finish_histogram",
+           "layer_profile", "null_histogram"]
 
 FIGSIZE = (6.4, 3.6)  # inches: readable in a paper's appendix at one column width
 DPI = 120
@@ -68,17 +81,103 @@ def draw_null_histogram(axes, result) -> None:
     axes.legend(handles, labels, fontsize=8, frameon=False, loc="best")
 
 
-def null_histogram(outcome, config_name: str, path: Path) -> None:
+def null_histogram(outcome, config_name: str, path: Path, draft: Draft | None = None) -> None:
     """Write a PNG histogram of ``outcome.result.null_distribution`` with a vertical
-    line at the observed value to ``path`` (any file name: the format is explicit)."""
+    line at the observed value to ``path`` (any file name: the format is explicit):
+    ``draft``, drafted for this test by :func:`draft_histogram`, finished; or drawn
+    whole."""
+    if draft is None:
+        draft = draft_histogram(outcome.result, config_name, outcome.claim, outcome.null, final=outcome)
+    finish_histogram(draft, outcome, config_name, path)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A test's histogram drawn but for its title.
+
+    Attributes
+    ----------
+    result : permtest.PermutationResult
+        The test drawn (to draw it again in one go when the title does not fit).
+    pixels : bytes
+        The figure's RGBA pixels, zlib-compressed: mostly white, a figure shrinks
+        about thirtyfold, so a run's drafts stay small.
+    shape : tuple of int
+        The pixels' array shape.
+    anchor : tuple of float
+        Where the title goes: its anchor in pixels (centre, baseline).
+    height : float
+        The height in pixels of the title the layout made room for.
+    room : float
+        The axes' width in pixels: a title no wider leaves the layout unchanged.
+    font : matplotlib.font_manager.FontProperties
+        The title's font.
+    color : object
+        The title's colour.
+    """
+
+    result: object
+    pixels: bytes
+    shape: tuple
+    anchor: tuple
+    height: float
+    room: float
+    font: object
+    color: object
+
+
+def draft_histogram(result, config_name: str, claim: str, null: str, final=None) -> Draft:
+    """Draw ``result``'s histogram, laid out for its title but without it.
+
+    The layout makes room for the title: ``final``'s (an outcome) when it is known,
+    else a stand-in with the same lines, the p-value unadjusted and the longer
+    verdict ("not significant"), which has the same height."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
     figure, axes = _histogram_axes()
-    draw_null_histogram(axes, outcome.result)
-    axes.set_title(_title(outcome, config_name), fontsize=10)
+    draw_null_histogram(axes, result)
     # The legend sits inside the axes, so the layout has nothing to make room
     # for; left out of it, its "best" place is searched once (at the draw), not
     # at each step of the layout as well.
     axes.get_legend().set_in_layout(False)
-    _save(figure, path)
+    stand_in = _title_text(config_name, claim, null, result, result.p_value, False) if final is None else None
+    title = axes.set_title(_title(final, config_name) if final is not None else stand_in, fontsize=10)
+    ConstrainedLayoutEngine().execute(figure)
+    color = title.get_color()
+    title.set_color((0, 0, 0, 0))  # laid out and placed as drawn, but no pixel of it
+    figure.canvas.draw()
+    title.set_color(color)
+    renderer = figure.canvas.get_renderer()
+    pixels = np.asarray(figure.canvas.buffer_rgba())
+    return Draft(result, zlib.compress(pixels.tobytes(), 1), pixels.shape,
+                 tuple(float(v) for v in title.get_transform().transform(title.get_position())),
+                 float(title.get_window_extent(renderer).height), float(axes.get_window_extent(renderer).width),
+                 title.get_fontproperties().copy(), color)
+
+
+def finish_histogram(draft: Draft, outcome, config_name: str, path: Path) -> None:
+    """Draw ``outcome``'s title on ``draft`` and write the PNG to ``path``; if the
+    title would not have had the room the draft's layout made, draw the figure
+    again in one go with it."""
+    from matplotlib.image import imsave
+    from matplotlib.text import Text
+    from matplotlib.transforms import IdentityTransform
+
+    figure, _ = _figure("histogram")  # only its canvas is used: same size, same dpi
+    renderer = figure.canvas.get_renderer()
+    title = Text(*draft.anchor, _title(outcome, config_name), color=draft.color, fontproperties=draft.font,
+                 horizontalalignment="center", verticalalignment="baseline", transform=IdentityTransform(),
+                 figure=figure)
+    extent = title.get_window_extent(renderer)
+    if extent.height != draft.height or extent.width > draft.room:
+        finish_histogram(draft_histogram(outcome.result, config_name, outcome.claim, outcome.null, final=outcome),
+                         outcome, config_name, path)
+        return
+    canvas = np.asarray(renderer.buffer_rgba())
+    canvas[...] = np.frombuffer(zlib.decompress(draft.pixels), np.uint8).reshape(draft.shape)
+    title.draw(renderer)
+    # What savefig(format="png") writes for this canvas.
+    imsave(path, canvas, format="png", origin="upper", dpi=figure.dpi)
 
 
 def layer_profile(outcomes, config_name: str, path: Path) -> None:
@@ -184,7 +283,11 @@ def _arrangements(result) -> str:
 
 
 def _title(outcome, config_name: str) -> str:
-    result = outcome.result
-    verdict = "significant" if outcome.significant else "not significant"
-    return (f"{config_name}: {outcome.claim} [{outcome.null}]\n"
-            f"p = {result.p_value:.2g}, adjusted p = {outcome.p_adjusted:.2g} ({verdict}), z = {result.z:.3g}")
+    return _title_text(config_name, outcome.claim, outcome.null, outcome.result, outcome.p_adjusted,
+                       outcome.significant)
+
+
+def _title_text(config_name: str, claim: str, null: str, result, p_adjusted: float, significant: bool) -> str:
+    verdict = "significant" if significant else "not significant"
+    return (f"{config_name}: {claim} [{null}]\n"
+            f"p = {result.p_value:.2g}, adjusted p = {p_adjusted:.2g} ({verdict}), z = {result.z:.3g}")

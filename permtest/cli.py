@@ -302,10 +302,17 @@ def _no_shared_files(configs, plots: bool = True) -> None:
                 raise PermtestError(f"{path} and {config.path} would both write {both}; rename a config or a claim")
 
 
+# Planned permutations (all configs, claims and nulls) from which `run` and `gate`
+# report in a second process (permtest._report_process): below, the permutations
+# are over before that process has imported what the reports need.
+REPORT_PROCESS_FROM = 20_000
+
+
 def _run(args, gate: bool = False) -> int:
     from . import report, runner
     from ._parallel import effective_jobs
     from ._progress import run_progress
+    from ._report_process import reporter
 
     effective_jobs(args.jobs, "-j/--jobs")
     if args.scheduler and args.backend != "dask":
@@ -326,29 +333,34 @@ def _run(args, gate: bool = False) -> int:
     args.written, args.pending = [], [c.name for c in configs]
     args.junit_pending = bool(gate and args.junit)
     runs = []
-    for config in configs:
-        # A bar on stderr, only on a terminal and without --quiet; it never touches the numbers.
-        progress = run_progress(config.name, quiet=args.quiet)
-        try:
-            run = runner.execute(config, n_jobs=args.jobs, progress=progress, backend=args.backend,
-                                 scheduler=args.scheduler, device=args.device)
-        finally:
-            if progress is not None:
-                progress.close()
-        try:
-            report.write_reports(run, args.out, plots=args.plots)
-        except KeyboardInterrupt as exc:
-            if getattr(exc, "written", None):  # held during the renames, delivered after them
-                args.written.append(args.pending.pop(0))
-            raise
-        args.written.append(args.pending.pop(0))
-        runs.append(run)
-        if not args.quiet:
-            _say(report.terminal_table(run, verbose=args.verbose))
-            print()
-        else:
-            for warning in run.warnings:  # the table shows them otherwise
-                _say(f"warning: {config.name}: {warning}", sys.stderr)
+    planned = sum(c.permutations_for(null) for c in configs for claim in c.claims for null in claim.nulls)
+    # Correcting and reporting happen in a second process while the permutations
+    # run, when the run is long enough to hide that process's start.
+    with reporter(args.out, args.plots, worthwhile=planned >= REPORT_PROCESS_FROM) as reports:
+        for config in configs:
+            # A bar on stderr, only on a terminal and without --quiet; it never touches the numbers.
+            progress = run_progress(config.name, quiet=args.quiet)
+            each = reports.start(config)
+            try:
+                permuted = runner.permute(config, n_jobs=args.jobs, progress=progress, backend=args.backend,
+                                          scheduler=args.scheduler, device=args.device, each=each)
+            finally:
+                if progress is not None:
+                    progress.close()
+            try:
+                run = reports.finish(permuted)
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "written", None):  # held during the renames, delivered after them
+                    args.written.append(args.pending.pop(0))
+                raise
+            args.written.append(args.pending.pop(0))
+            runs.append(run)
+            if not args.quiet:
+                _say(report.terminal_table(run, verbose=args.verbose))
+                print()
+            else:
+                for warning in run.warnings:  # the table shows them otherwise
+                    _say(f"warning: {config.name}: {warning}", sys.stderr)
     if gate and args.junit:
         report.write_junit(runs, args.junit)
         args.junit_pending = False

@@ -264,7 +264,7 @@ def _correction_words(correction: str) -> str:
 
 # ---------------------------------------------------------------- report files
 
-def write_reports(run: ConfigRun, out_dir, plots: bool = True) -> list[Path]:
+def write_reports(run: ConfigRun, out_dir, plots: bool = True, drafts: Mapping | None = None) -> list[Path]:
     """Write ``<name>.csv``, ``<name>.json``, ``<name>.md``, one
     ``<name>-<claim>-<null>.png`` per test and ``<name>.html`` into ``out_dir``
     (created if missing), all or nothing. Returns the paths written. An unusable
@@ -287,6 +287,10 @@ def write_reports(run: ConfigRun, out_dir, plots: bool = True) -> list[Path]:
     plots : bool, default True
         Draw the PNGs. Without them (``--no-plots``) the HTML page says that no
         figures were written and references none.
+    drafts : mapping, optional
+        Histograms already drawn but for their titles
+        (:func:`permtest._plots.draft_histogram`), by ``(claim, null)``: finished
+        rather than drawn (the report process drafts them as the tests run).
 
     Returns
     -------
@@ -328,7 +332,7 @@ def write_reports(run: ConfigRun, out_dir, plots: bool = True) -> list[Path]:
     staged_plots: dict[str, Path] = {}  # plot file name -> its temporary file, for the HTML page
     if plots:
         for tested, file_name in zip(_tests(run), plot_names(run)):
-            writers.append((file_name, _recording(staged_plots, file_name, _plot_writer(tested, name))))
+            writers.append((file_name, _recording(staged_plots, file_name, _plot_writer(tested, name, drafts))))
 
     def write_html(path: Path) -> None:
         images = {file_name: staged.read_bytes() for file_name, staged in staged_plots.items()}
@@ -338,9 +342,12 @@ def write_reports(run: ConfigRun, out_dir, plots: bool = True) -> list[Path]:
     return _write_atomically(folder, "--out", writers)
 
 
-def _plot_writer(tested: list[Outcome], config_name: str) -> Callable[[Path], None]:
+def _plot_writer(tested: list[Outcome], config_name: str, drafts: Mapping | None) -> Callable[[Path], None]:
     # Looked up on the module at call time, so a test can replace the drawing.
     if tested[0].layer is None:
+        draft = (drafts or {}).get((tested[0].claim, tested[0].null))
+        if draft is not None:
+            return lambda path: _plots.null_histogram(tested[0], config_name, path, draft=draft)
         return lambda path: _plots.null_histogram(tested[0], config_name, path)
     return lambda path: _plots.layer_profile(tested, config_name, path)
 

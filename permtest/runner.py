@@ -360,12 +360,38 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     [('months-vs-weekdays', 'labels', True), ('months-vs-weekdays', 'tokens', True),
      ('months-vs-weekdays-silhouette', 'labels', True), ('months-vs-weekdays-silhouette', 'tokens', True)]
     """
+    permuted = permute(config, n_jobs=n_jobs, progress=progress, backend=backend, scheduler=scheduler,
+                       device=device)
+    return conclude(permuted)
+
+
+@dataclass(frozen=True)
+class Permuted:
+    """A config's tests before correction: what :func:`permute` leaves for
+    :func:`conclude`. Plain data (it pickles), so the two halves of a run can
+    happen in two processes: ``permtest run`` corrects and reports in a second
+    one while the permutations run (:mod:`permtest._report_process`)."""
+
+    config: Config
+    results: dict  # (claim, null, layer) -> PermutationResult, in the order they ran
+    layers: list  # [None], or a sweep's layers
+    provenance: dict
+    seconds: float  # wall time of the source and the tests
+
+
+def permute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
+            scheduler: str | None = None, device: str | None = None, each=None) -> Permuted:
+    """The first half of :func:`execute`: load the source and run every claim under
+    each of its nulls. ``each(key, result)``, when given, is called as each test
+    completes, with its ``(claim, null, layer)`` key; the other arguments are
+    :func:`execute`'s."""
     started = time.perf_counter()
     layers = _sources(config)
-    # Early stopping decides each null's family against its correction's first step.
+    # Early stopping decides each null's family against its correction's first
+    # step; without it the level is unused (and finding it imports statsmodels).
     levels = {null: corrections.first_step_alpha(config.correction, config.alpha,
                                                  sum(null in c.nulls for c in config.claims))
-              for null in config.nulls}
+              if config.early_stop else config.alpha for null in config.nulls}
     results: dict[tuple[str, str, int | None], PermutationResult] = {}
     for claim in config.claims:
         for null in claim.nulls:
@@ -376,14 +402,25 @@ def execute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
                     # Said as the test starts: an exact enumeration or a GPU run reports nothing more.
                     report(0, config.permutations_for(null))
                 # Every layer of a sweep takes the same stream, hence the same draws.
-                results[(claim.name, null, layer)] = permutation_test(
+                key = (claim.name, null, layer)
+                results[key] = permutation_test(
                     emb, claim.groups, null=null, permutations=config.permutations_for(null), seed=config.seed,
                     n_jobs=n_jobs, backend=backend, scheduler=scheduler, alpha=levels[null], device=device,
                     stream=stream_key(claim.name, null), progress=report, **_claim_options(config, claim),
                 )
-    outcomes, warnings = _decide(config, results, list(layers))
-    provenance = _provenance(config, layers, results, time.perf_counter() - started)
-    return ConfigRun(config, tuple(outcomes), tuple(warnings), provenance, time.perf_counter() - started)
+                if each is not None:
+                    each(key, results[key])
+    seconds = time.perf_counter() - started
+    return Permuted(config, results, list(layers), _provenance(config, layers, results, seconds), seconds)
+
+
+def conclude(permuted: Permuted) -> ConfigRun:
+    """The second half of :func:`execute`: correct each null's p-values across the
+    claims, adjust a sweep's layers, gate the expectations."""
+    started = time.perf_counter()
+    outcomes, warnings = _decide(permuted.config, permuted.results, permuted.layers)
+    return ConfigRun(permuted.config, tuple(outcomes), tuple(warnings), permuted.provenance,
+                     permuted.seconds + time.perf_counter() - started)
 
 
 def _progress_of(progress, claim: str, null: str, step: int, steps: int):

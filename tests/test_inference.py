@@ -48,6 +48,17 @@ def test_clopper_pearson_matches_scipy(b, m):
     assert low == pytest.approx(ci.low, abs=1e-12) and high == pytest.approx(ci.high, abs=1e-12)
 
 
+def test_clopper_pearson_is_scipy_stats_beta_bit_for_bit():
+    # The bounds come from scipy.special.betaincinv (a cheap import); the CSV's
+    # p_low and p_high must stay what scipy.stats.beta.ppf gave before.
+    tail = (1.0 - 0.95) / 2.0  # as the function computes it
+    for m in [1, 2, 9, 99, 100, 999, 2000, 9999, 10000, 99999]:
+        for b in sorted({0, 1, 2, 3, m // 7, m // 2, m - 1, m} & set(range(m + 1))):
+            expected = (0.0 if b == 0 else float(stats.beta.ppf(tail, b, m - b + 1)),
+                        1.0 if b == m else float(stats.beta.ppf(1 - tail, b + 1, m - b)))
+            assert inference.clopper_pearson(b, m) == expected, (b, m)
+
+
 def test_z_score():
     null = np.array([1.0, 2.0, 3.0, 4.0])
     mean, sd, z = inference.z_score(5.0, null)

@@ -409,13 +409,13 @@ def test_control_characters_in_error_lines_are_escaped(tmp_path, capsys):
 
 
 def test_a_permtest_warning_is_one_escaped_line_even_when_quiet(tmp_path, monkeypatch, capsys):
-    real = runner.execute
+    real = runner.permute  # what `run` calls for each config's tests
 
-    def execute(config, **options):
+    def permute(config, **options):
         warn("cache /tmp/knn-1.npz did not verify\x1b[2J; rebuilt\nit")
         return real(config, **options)
 
-    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "permute", permute)
     code = main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "r"), "-j", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 0
@@ -426,10 +426,10 @@ def test_a_permtest_warning_is_one_escaped_line_even_when_quiet(tmp_path, monkey
 
 @pytest.fixture
 def never_runs(monkeypatch):
-    def execute(config, **options):
+    def permute(config, **options):
         raise AssertionError("the run started")
 
-    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "permute", permute)
 
 
 @pytest.mark.parametrize("inside", ["", "sub"])
