@@ -104,6 +104,8 @@ class Draft:
         about thirtyfold, so a run's drafts stay small.
     shape : tuple of int
         The pixels' array shape.
+    title : str
+        The title the layout made room for.
     anchor : tuple of float
         Where the title goes: its anchor in pixels (centre, baseline).
     height : float
@@ -119,6 +121,7 @@ class Draft:
     result: object
     pixels: bytes
     shape: tuple
+    title: str
     anchor: tuple
     height: float
     room: float
@@ -140,8 +143,9 @@ def draft_histogram(result, config_name: str, claim: str, null: str, final=None)
     # for; left out of it, its "best" place is searched once (at the draw), not
     # at each step of the layout as well.
     axes.get_legend().set_in_layout(False)
-    stand_in = _title_text(config_name, claim, null, result, result.p_value, False) if final is None else None
-    title = axes.set_title(_title(final, config_name) if final is not None else stand_in, fontsize=10)
+    text = (_title_text(config_name, claim, null, result, result.p_value, False) if final is None
+            else _title(final, config_name))
+    title = axes.set_title(text, fontsize=10)
     ConstrainedLayoutEngine().execute(figure)
     color = title.get_color()
     title.set_color((0, 0, 0, 0))  # laid out and placed as drawn, but no pixel of it
@@ -149,7 +153,7 @@ def draft_histogram(result, config_name: str, claim: str, null: str, final=None)
     title.set_color(color)
     renderer = figure.canvas.get_renderer()
     pixels = np.asarray(figure.canvas.buffer_rgba())
-    return Draft(result, zlib.compress(pixels.tobytes(), 1), pixels.shape,
+    return Draft(result, zlib.compress(pixels.tobytes(), 1), pixels.shape, text,
                  tuple(float(v) for v in title.get_transform().transform(title.get_position())),
                  float(title.get_window_extent(renderer).height), float(axes.get_window_extent(renderer).width),
                  title.get_fontproperties().copy(), color)
@@ -165,11 +169,12 @@ def finish_histogram(draft: Draft, outcome, config_name: str, path: Path) -> Non
 
     figure, _ = _figure("histogram")  # only its canvas is used: same size, same dpi
     renderer = figure.canvas.get_renderer()
-    title = Text(*draft.anchor, _title(outcome, config_name), color=draft.color, fontproperties=draft.font,
+    text = _title(outcome, config_name)
+    title = Text(*draft.anchor, text, color=draft.color, fontproperties=draft.font,
                  horizontalalignment="center", verticalalignment="baseline", transform=IdentityTransform(),
                  figure=figure)
     extent = title.get_window_extent(renderer)
-    if extent.height != draft.height or extent.width > draft.room:
+    if text != draft.title and (extent.height != draft.height or extent.width > draft.room):
         finish_histogram(draft_histogram(outcome.result, config_name, outcome.claim, outcome.null, final=outcome),
                          outcome, config_name, path)
         return

@@ -107,6 +107,37 @@ def test_each_histogram_matches_a_new_figure_whatever_was_drawn_before(outcomes,
                                       err_msg=f"plot {i} ({outcomes[k].claim})")
 
 
+def test_drafts_finished_later_are_the_figures_drawn_in_one_go(outcomes, tmp_path):
+    # The report process drafts each figure with a stand-in title (adjusted p not
+    # yet known), drafts others, then finishes them all: the same pixels as a new
+    # figure drawn the plain way, significant or not.
+    drafts = [plots.draft_histogram(o.result, "cfg", o.claim, o.null) for o in outcomes]
+    finished = [dataclasses.replace(o, significant=not o.significant, p_adjusted=min(1.0, 7 * o.result.p_value))
+                for o in outcomes]
+    for k, (draft, outcome) in enumerate(zip(drafts, finished)):
+        plots.null_histogram(outcome, "cfg", tmp_path / f"finished-{k}.png", draft=draft)
+        _reference_histogram(outcome, "cfg", tmp_path / f"reference-{k}.png")
+        np.testing.assert_array_equal(_pixels(tmp_path / f"finished-{k}.png"), _pixels(tmp_path / f"reference-{k}.png"),
+                                      err_msg=outcome.claim)
+
+
+def test_a_title_wider_than_the_axes_is_drawn_again_in_one_go(outcomes, tmp_path, monkeypatch):
+    # The layout made room for the stand-in title; a wider one needs its own layout.
+    outcome = dataclasses.replace(outcomes[0], claim="a-claim-with-a-long-name-" * 5)
+    draft = plots.draft_histogram(outcome.result, "cfg", outcome.claim, outcome.null)
+    drafted = []
+    real = plots.draft_histogram
+    monkeypatch.setattr(plots, "draft_histogram", lambda *a, **k: drafted.append(k) or real(*a, **k))
+    plots.null_histogram(outcome, "cfg", tmp_path / "finished.png", draft=draft)
+    assert drafted == [{"final": outcome}]
+    _reference_histogram(outcome, "cfg", tmp_path / "reference.png")
+    np.testing.assert_array_equal(_pixels(tmp_path / "finished.png"), _pixels(tmp_path / "reference.png"))
+    fits = real(outcomes[0].result, "cfg", outcomes[0].claim, outcomes[0].null)
+    drafted.clear()
+    plots.null_histogram(outcomes[0], "cfg", tmp_path / "fits.png", draft=fits)
+    assert drafted == []  # a title that fits is drawn on the draft
+
+
 def _sweep(outcome: Outcome, layers: int, shift: float) -> list[Outcome]:
     result = outcome.result
     return [dataclasses.replace(outcome, layer=i, significant=bool(i % 3), result=dataclasses.replace(

@@ -14,7 +14,6 @@ measured run time; benchmarks/signal_trials.py runs 20 + 20 of them.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL_WORDS, TEMP, report_set, small_config
 
 import permtest
 from permtest import _files as files
@@ -43,22 +43,9 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 # The console script's body: `from permtest.cli import main` runs before main().
 PROGRAM = [sys.executable, "-c", "import sys; from permtest.cli import main; sys.exit(main())"]
-WORDS = [a + b for a in "abcdefgh" for b in "abcdefghijklmnopqrstuvwxyz"][:200]
-TEMP = re.compile(r"^\..*\.tmp$")
 
 
-def _config(folder: Path, name: str = "small", permutations: int = 200) -> Path:
-    """A config on a 200 x 8 text-file source: a run takes ~1-3 s, mostly imports."""
-    vectors = folder / "vectors.txt"
-    if not vectors.exists():
-        rng = np.random.default_rng(0)
-        vectors.write_text("".join(f"{w} " + " ".join(f"{x:.6f}" for x in rng.normal(size=8)) + "\n"
-                                   for w in WORDS))
-    path = folder / f"{name}.yaml"
-    path.write_text(f"version: 1\nname: {name}\nsource: {{kind: file, path: {vectors}}}\n"
-                    f"permutations: {permutations}\nnulls: [tokens, shuffle]\nclaims:\n"
-                    "  - name: c\n    statistic: coherence\n    groups: {g: [aa, ab, ac, ad, ae]}\n")
-    return path
+_config = small_config
 
 
 def _temp_files(folder: Path) -> list[str]:
@@ -130,27 +117,67 @@ def _finish(proc: subprocess.Popen, read_fd: int) -> tuple[int, str, str]:
     return proc.returncode, b"".join(chunks).lstrip(b"x").decode(), err
 
 
+# 200 permutations: one process. 10,000 (2 nulls, >= cli.REPORT_PROCESS_FROM planned):
+# the reports come from the report process, which the main process stops.
+PATHS = pytest.mark.parametrize("permutations", [200, 10_000], ids=["one-process", "report-process"])
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: /proc/<pid>/task/<tid>/children)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _gone(pids: list[int], seconds: float = 30.0) -> bool:
+    """Whether every process of ``pids`` ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in pids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (OSError, IndexError):
+        return "zombie"
+
+
+@PATHS
 @pytest.mark.parametrize("signum,code,head", [(signal.SIGTERM, 143, "interrupted by SIGTERM"),
                                               (signal.SIGINT, 130, "interrupted")])
-def test_a_signal_between_two_configs_names_what_was_written(tmp_path, signum, code, head):
+def test_a_signal_between_two_configs_names_what_was_written(tmp_path, signum, code, head, permutations):
     # Blocked printing the first config's table: its reports are in place, the
     # second config has not started.
     out = tmp_path / "r"
-    a, b = _config(tmp_path, "a"), _config(tmp_path, "b")
+    a, b = _config(tmp_path, "a", permutations), _config(tmp_path, "b", permutations)
     proc, read_fd = _blocked_child(["run", a, b, "--out", out, "-j", "1"], out / "a.csv", PYTHONUNBUFFERED="1")
+    children = _children(proc.pid)
+    assert len(children) == (permutations > 200), children
     proc.send_signal(signum)
     returncode, _, err = _finish(proc, read_fd)
+    assert _gone(children)
     assert returncode == code, err
     assert err == f"{head}: reports of 'a' were written to {out}; none for 'b'\n"
     assert sorted(p.name for p in out.iterdir()) == ["a-c-shuffle.png", "a-c-tokens.png", "a.csv", "a.html", "a.json", "a.md"]
 
 
-def test_a_signal_during_shutdown_changes_nothing(tmp_path):
+@PATHS
+def test_a_signal_during_shutdown_changes_nothing(tmp_path, permutations):
     # main has returned 0; the interpreter is flushing the buffered "reports:" line
     # into the full pipe when SIGINT and SIGTERM arrive. Before: "Exception ignored
     # ... KeyboardInterrupt" and exit 120, or death by the signal.
     out = tmp_path / "r"
-    proc, read_fd = _blocked_child(["run", _config(tmp_path), "--out", out, "-j", "1", "--quiet"], out / "small.csv")
+    proc, read_fd = _blocked_child(["run", _config(tmp_path, permutations=permutations), "--out", out, "-j", "1",
+                                    "--quiet"], out / "small.csv")
+    assert _children(proc.pid) == []  # the report process, if there was one, has ended
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.2)
@@ -228,26 +255,9 @@ def test_importing_the_command_line_loads_no_heavy_module():
 
 # ---------------------------------------------------------------- SIGTERM and SIGKILL at random moments
 
-def _fingerprint(path: Path):
-    """What a report file says, without its timings (the CSV's and JSON's seconds)."""
-    if path.suffix == ".csv":
-        return pd.read_csv(path).drop(columns="seconds").to_csv()
-    if path.suffix == ".json":
-        def strip(value):
-            if isinstance(value, dict):
-                return {k: strip(v) for k, v in value.items() if k not in ("seconds", "timings")}
-            return [strip(v) for v in value] if isinstance(value, list) else value
-        return json.dumps(strip(json.loads(path.read_text())), sort_keys=True)
-    return path.read_bytes()
-
-
-def _report_set(folder: Path) -> dict:
-    return {p.name: _fingerprint(p) for p in sorted(folder.iterdir()) if not TEMP.match(p.name)}
-
-
 def _which(folder: Path, references: dict) -> int:
     """The seed whose complete report set ``folder`` holds; fails on a mix."""
-    found = _report_set(folder)
+    found = report_set(folder)
     for seed, reference in references.items():
         if found == reference:
             return seed
@@ -263,18 +273,23 @@ def _run(config: Path, out: Path, seed: int, signum=None, delay: float = 0.0) ->
     proc = _start(config, out, seed)
     if signum is not None:
         time.sleep(delay)
+        children = _children(proc.pid)
         proc.send_signal(signum)
+        # A report process ends too, even when the main one was killed (it sees
+        # its input end; if it was writing, it completes the set first).
+        assert _gone(children), children
     _, err = proc.communicate(timeout=120)
     return proc.returncode, err
 
 
-def test_sigterm_and_sigkill_at_random_moments_leave_old_or_new_reports_and_no_temp_file(tmp_path):
-    config, out = _config(tmp_path), tmp_path / "r"
+@PATHS
+def test_sigterm_and_sigkill_at_random_moments_leave_old_or_new_reports_and_no_temp_file(tmp_path, permutations):
+    config, out = _config(tmp_path, permutations=permutations), tmp_path / "r"
     started = time.monotonic()
     procs = {seed: _start(config, tmp_path / f"seed{seed}", seed) for seed in (1, 2)}  # side by side
     assert [(p.wait(timeout=120), p.stderr.read()) for p in procs.values()] == [(0, "")] * 2
     seconds = (time.monotonic() - started) / (2 if (os.cpu_count() or 1) < 2 else 1)
-    references = {seed: _report_set(tmp_path / f"seed{seed}") for seed in procs}
+    references = {seed: report_set(tmp_path / f"seed{seed}") for seed in procs}
     shutil.copytree(tmp_path / "seed1", out)
     rng = random.Random(10)
     trials = [signal.SIGTERM, signal.SIGKILL] * 4
@@ -555,7 +570,7 @@ def test_lazy_boundaries_equal_the_whole_budget_loop(alpha, epsilon, budget):
 
 
 def test_early_stop_with_a_billion_budget_holds_only_what_it_ran(tmp_path):
-    emb = permtest.Embeddings.from_array(np.random.default_rng(0).normal(size=(200, 8)), WORDS, name="tiny")
+    emb = permtest.Embeddings.from_array(np.random.default_rng(0).normal(size=(200, 8)), SMALL_WORDS, name="tiny")
     # The boundaries before were computed for the whole budget when asked for: a
     # loop of 1e9 steps over 16 GB of arrays. Now they extend as draws arrive.
     assert hasattr(sequential.Boundaries, "computed"), "boundaries are not lazy"

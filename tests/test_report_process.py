@@ -1,0 +1,143 @@
+"""``permtest run`` reporting in a second process (permtest._report_process): the same
+files as one process, none of the report libraries in the main process, failures
+left to the main process with a warning, errors worded as in one process.
+
+Signals (SIGINT, SIGTERM, SIGKILL at random moments) are tested for both paths in
+tests/hostile/test_hostile_signals.py.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import subprocess
+import sys
+import warnings
+from dataclasses import replace
+
+import pytest
+from conftest import TEMP, report_set, small_config
+
+from permtest import _report_process, cli, runner
+from permtest.cli import main
+from permtest.config import load
+from permtest.errors import PermtestWarning
+
+pytestmark = pytest.mark.skipif(_report_process._cores() < 2, reason="the report process needs two cores")
+
+
+@pytest.fixture
+def always(monkeypatch):
+    """Every run reports in the report process, however short."""
+    monkeypatch.setattr(cli, "REPORT_PROCESS_FROM", 0)
+
+
+@pytest.fixture
+def never(monkeypatch):
+    monkeypatch.setattr(cli, "REPORT_PROCESS_FROM", float("inf"))
+
+
+def _two_configs(folder):
+    return [small_config(folder, "a", 300), small_config(folder, "b", 300)]
+
+
+def _one_process(configs, out) -> dict:
+    """The reports of ``configs`` written by one process (the reference)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "REPORT_PROCESS_FROM", float("inf"))
+        assert main(["run", *map(str, configs), "--out", str(out), "--quiet"]) == 0
+    return report_set(out)
+
+
+def test_the_report_process_writes_the_files_one_process_writes(tmp_path, always, capsys, monkeypatch):
+    started = []
+    real = _report_process.ReportProcess.__init__
+    monkeypatch.setattr(_report_process.ReportProcess, "__init__",
+                        lambda self, *a: started.append(1) or real(self, *a))
+    configs = _two_configs(tmp_path)
+    reference = _one_process(configs, tmp_path / "one")
+    capsys.readouterr()
+    assert main(["run", *map(str, configs), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert started == [1]  # one process for both configs
+    assert capsys.readouterr().err == ""
+    # CSV, JSON, Markdown, HTML and every PNG byte (the figures drafted, then finished).
+    assert report_set(tmp_path / "r") == reference
+
+
+def test_the_main_process_imports_none_of_the_report_libraries(tmp_path):
+    config = small_config(tmp_path, permutations=10_000)  # 2 nulls: 20,000 planned, the report process
+    code = ("import sys\nfrom permtest.cli import main\n"
+            f"code = main(['run', {str(config)!r}, '--out', {str(tmp_path / 'r')!r}, '--quiet'])\n"
+            "print(sorted(m for m in ('matplotlib', 'statsmodels', 'pandas', 'scipy.stats') if m in sys.modules))\n"
+            "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "small-c-shuffle.png", "small-c-tokens.png", "small.csv", "small.html", "small.json", "small.md"]
+
+
+def test_a_report_process_that_dies_leaves_the_reports_to_the_main_process(tmp_path, always, capsys,
+                                                                             monkeypatch):
+    monkeypatch.setattr(_report_process, "_BOOT", "import sys; sys.exit(3)")
+    configs = _two_configs(tmp_path)
+    reference = _one_process(configs, tmp_path / "one")
+    capsys.readouterr()
+    assert main(["run", *map(str, configs), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == ("warning: the report process failed (it ended with exit status 3); the reports are written "
+                   "by the main process\n")  # once: the second config is reported here without asking
+    assert report_set(tmp_path / "r") == reference
+
+
+def test_a_report_process_that_cannot_start_leaves_the_reports_to_the_main_process(tmp_path, always,
+                                                                                     capsys, monkeypatch):
+    missing = tmp_path / "no-python"
+    monkeypatch.setattr(_report_process.sys, "executable", str(missing))
+    configs = _two_configs(tmp_path)
+    reference = _one_process(configs, tmp_path / "one")
+    capsys.readouterr()
+    assert main(["run", *map(str, configs), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the report process did not start ([Errno 2] No such file or directory")
+    assert err.endswith("); the reports are written by the main process\n") and err.count("\n") == 1
+    assert report_set(tmp_path / "r") == reference
+
+
+@pytest.mark.parametrize("path", ["always", "never"])
+def test_an_error_found_while_writing_is_worded_as_in_one_process(tmp_path, capsys, path, request):
+    request.getfixturevalue(path)
+    out = tmp_path / "r"
+    (out / "small.md").mkdir(parents=True)  # passes the check before the run, not the one before the renames
+    assert main(["run", str(small_config(tmp_path)), "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"error: --out {out / 'small.md'}: cannot write there "
+                                       "(it exists and is a folder)\n")
+    assert [p.name for p in out.iterdir()] == ["small.md"]  # nothing written, no temporary file left
+
+
+def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkeypatch):
+    # The child records them with the run it answers; the parent warns them again.
+    config = load(small_config(tmp_path))
+    permuted = runner.permute(config)
+    real = runner.conclude
+
+    def conclude(permuted):
+        warnings.warn("a warning while concluding", PermtestWarning, stacklevel=1)
+        return real(permuted)
+
+    monkeypatch.setattr(runner, "conclude", conclude)
+    child = _report_process._Child(io.BytesIO())
+    child._handle(("start", config, str(tmp_path / "r"), False))
+    for key, result in permuted.results.items():
+        child._handle(("result", key, result))
+    child._handle(("finish", replace(permuted, results={})))
+    kind, run, caught, written = pickle.loads(child.channel.getvalue())
+    assert kind == "done" and caught == [("a warning while concluding", PermtestWarning)]
+    assert [p.name for p in written] == ["small.csv", "small.json", "small.md", "small.html"]
+    assert not [p for p in (tmp_path / "r").iterdir() if TEMP.match(p.name)]
+
+    parent = object.__new__(_report_process.ReportProcess)
+    parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
+    parent._reply = lambda: (kind, run, caught, written)
+    with pytest.warns(PermtestWarning, match="a warning while concluding"):
+        assert parent.finish(permuted) is run
