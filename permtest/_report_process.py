@@ -187,6 +187,9 @@ class ReportProcess(InProcess):
         with what it wrote) and wait for it; kill it if it does not end. Returns its
         last answer, if one comes."""
         child = self._child
+        # Its input ends too: a child that took the SIGTERM while it could not stop
+        # (renaming, or answering that it wrote) then reads the end and exits.
+        self._outbox.put(None)
         if child.poll() is None:
             try:
                 child.terminate()
@@ -201,7 +204,6 @@ class ReportProcess(InProcess):
 
             # A killed writer's temporary files: its process is gone, so they are stale.
             _files.clean_stale(Path(self.out_dir))
-        self._outbox.put(None)  # the writer thread ends (its pipe is broken, or this tells it)
         self._reader.join(timeout=_STOP_SECONDS)
         try:
             return self._replies.get_nowait()
@@ -309,7 +311,10 @@ class _Child:
                 except Exception:
                     self.broken = traceback.format_exc()
         elif kind == "finish":
-            self._answer(self._finish(message[1]))
+            answer = self._finish(message[1])
+            self._answer(answer)
+            if answer[0] == "interrupted":
+                raise KeyboardInterrupt  # stopped while writing: done here
 
     def _finish(self, permuted):
         from . import report, runner

@@ -25,7 +25,7 @@ from .errors import PermtestError
 from .nulls import REGISTRY as NULL_REGISTRY
 from .sources import is_sweep, load_layers, load_source
 
-__all__ = ["COLUMNS", "ConfigRun", "Outcome", "execute", "run_config", "stream_key"]
+__all__ = ["COLUMNS", "ConfigRun", "Outcome", "Permuted", "conclude", "execute", "permute", "run_config", "stream_key"]
 
 # CSV columns, in the contract's order (DESIGN.md).
 COLUMNS = (
@@ -382,9 +382,31 @@ class Permuted:
 def permute(config: Config, n_jobs: int = 1, progress=None, backend: str = "threading",
             scheduler: str | None = None, device: str | None = None, each=None) -> Permuted:
     """The first half of :func:`execute`: load the source and run every claim under
-    each of its nulls. ``each(key, result)``, when given, is called as each test
-    completes, with its ``(claim, null, layer)`` key; the other arguments are
-    :func:`execute`'s."""
+    each of its nulls, on the streams :func:`stream_key` names.
+
+    Parameters
+    ----------
+    config : permtest.config.Config
+        From :func:`permtest.config.load` (with any overrides).
+    n_jobs, progress, backend, scheduler, device
+        As for :func:`execute`.
+    each : callable, optional
+        ``each(key, result)``, called as each test completes with its
+        ``(claim, null, layer)`` key and :class:`permtest.PermutationResult`
+        (``permtest run`` sends them to its report process). It cannot change a
+        result.
+
+    Returns
+    -------
+    Permuted
+        The results in the order they ran, the layers, the provenance and the wall
+        time; :func:`conclude` turns them into a :class:`ConfigRun`.
+
+    Raises
+    ------
+    PermtestError
+        As :func:`execute`.
+    """
     started = time.perf_counter()
     layers = _sources(config)
     # Early stopping decides each null's family against its correction's first
@@ -415,8 +437,31 @@ def permute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
 
 
 def conclude(permuted: Permuted) -> ConfigRun:
-    """The second half of :func:`execute`: correct each null's p-values across the
-    claims, adjust a sweep's layers, gate the expectations."""
+    """The second half of :func:`execute`: adjust a sweep's p-values for its
+    layers, correct each null's p-values across the claims, gate the expectations.
+
+    Parameters
+    ----------
+    permuted : Permuted
+        From :func:`permute` (in this process or another).
+
+    Returns
+    -------
+    ConfigRun
+        The outcomes and warnings; ``seconds`` adds this step's time to the
+        permutations'.
+
+    Examples
+    --------
+    >>> from permtest import config, runner
+    >>> cfg = config.load("configs/months-weekdays.yaml").with_overrides(permutations=99)
+    >>> permuted = runner.permute(cfg)
+    >>> list(permuted.results)[0], permuted.layers
+    (('months-vs-weekdays', 'labels', None), [None])
+    >>> run = runner.conclude(permuted)
+    >>> run.table.equals(runner.execute(cfg).table.assign(seconds=run.table.seconds))
+    True
+    """
     started = time.perf_counter()
     outcomes, warnings = _decide(permuted.config, permuted.results, permuted.layers)
     return ConfigRun(permuted.config, tuple(outcomes), tuple(warnings), permuted.provenance,

@@ -12,6 +12,7 @@ import io
 import pickle
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import replace
 
@@ -141,3 +142,19 @@ def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkey
     parent._reply = lambda: (kind, run, caught, written)
     with pytest.warns(PermtestWarning, match="a warning while concluding"):
         assert parent.finish(permuted) is run
+
+
+def test_a_child_that_took_the_sigterm_without_stopping_ends_with_its_input(tmp_path, monkeypatch):
+    # As one that was renaming (the signal held, then spent) or answering (ignored):
+    # the parent also ends its input, so it exits at once, not when killed 30 s later.
+    deaf = ("import signal, sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal = lambda *args: None; "
+            "from permtest._report_process import serve; serve()")
+    monkeypatch.setattr(_report_process, "_BOOT", deaf)
+    reports = _report_process.ReportProcess(tmp_path / "r", plots=False)
+    config = load(small_config(tmp_path))
+    run = reports.finish(runner.permute(config, each=reports.start(config)))  # it answers: it is serving
+    assert run.config.name == "small" and (tmp_path / "r" / "small.csv").is_file()
+    started = time.monotonic()
+    assert reports._stop() is None
+    assert time.monotonic() - started < 10 and reports._child.returncode == 0

@@ -133,8 +133,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _gone(pids: list[int], seconds: float = 30.0) -> bool:
-    """Whether every process of ``pids`` ends within ``seconds``."""
+def _gone(pids: list[int], seconds: float = 10.0) -> bool:
+    """Whether every process of ``pids`` ends within ``seconds`` (the parent would kill
+    a report process that is still there after 30 s)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in pids):
