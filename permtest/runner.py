@@ -370,7 +370,30 @@ class Permuted:
     """A config's tests before correction: what :func:`permute` leaves for
     :func:`conclude`. Plain data (it pickles), so the two halves of a run can
     happen in two processes: ``permtest run`` corrects and reports in a second
-    one while the permutations run (:mod:`permtest._report_process`)."""
+    one while the permutations run (:mod:`permtest._report_process`).
+
+    Parameters
+    ----------
+    config : permtest.config.Config
+        The config that ran.
+    results : dict
+        Each test's :class:`permtest.PermutationResult` by ``(claim, null, layer)``,
+        in the order the tests ran.
+    layers : list
+        ``[None]``, or a sweep's layers.
+    provenance : dict
+        What the JSON report records (see :class:`ConfigRun`).
+    seconds : float
+        Wall time of loading the source and running the tests.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from permtest import config, runner
+    >>> permuted = runner.permute(config.load("configs/months-weekdays.yaml").with_overrides(permutations=99))
+    >>> len(permuted.results), pickle.loads(pickle.dumps(permuted)).config.name
+    (4, 'months-weekdays')
+    """
 
     config: Config
     results: dict  # (claim, null, layer) -> PermutationResult, in the order they ran
@@ -406,6 +429,15 @@ def permute(config: Config, n_jobs: int = 1, progress=None, backend: str = "thre
     ------
     PermtestError
         As :func:`execute`.
+
+    Examples
+    --------
+    >>> from permtest import config, runner
+    >>> done = []
+    >>> cfg = config.load("configs/months-weekdays.yaml").with_overrides(permutations=99)
+    >>> permuted = runner.permute(cfg, each=lambda key, result: done.append(key))
+    >>> done == list(permuted.results)
+    True
     """
     started = time.perf_counter()
     layers = _sources(config)
