@@ -364,18 +364,21 @@ def file_names(config: Config) -> tuple[str, list[str]]:
     return _safe(f"{config.name}-cascade") + ".csv", plots
 
 
-def write(cascade: Cascade, out_dir) -> list[Path]:
-    """The CSV and one PNG per claim, all or nothing (:func:`permtest.report._write_atomically`)."""
+def write(cascade: Cascade, out_dir, plots: bool = True) -> list[Path]:
+    """The CSV and (unless ``plots`` is False: ``--no-plots``) one PNG per claim, all
+    or nothing (:func:`permtest.report._write_atomically`)."""
     import pandas as pd
 
     table = pd.DataFrame(cascade.rows(), columns=list(COLUMNS))
-    csv, plots = file_names(cascade.config)
+    csv, pngs = file_names(cascade.config)
 
     def write_csv(path: Path) -> None:
         table.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")  # floats by repr(): full precision
 
     writers = [(csv, write_csv)]
-    writers += [(name, lambda path, one=one: plot(cascade, one, path)) for name, one in zip(plots, cascade.claims)]
+    if plots:
+        writers += [(name, lambda path, one=one: plot(cascade, one, path))
+                    for name, one in zip(pngs, cascade.claims)]
     return _write_atomically(Path(out_dir), "--out", writers)
 
 

@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     cascade.add_argument("--seed", type=int, help="random seed (default: the config's)")
     cascade.add_argument("-j", "--jobs", type=int, default=-1, help="jobs for the band (default -1: every core)")
     cascade.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports/)")
+    cascade.add_argument("--no-plots", dest="plots", action="store_false",
+                         help="write no PNG plots (the CSV is written as usual)")
     cascade.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -444,7 +446,7 @@ def _cascade(args) -> int:
     cascade.check(config)
     report.check_writable(args.out)
     result = cascade.run(config, n_jobs=args.jobs)
-    written = cascade.write(result, args.out)
+    written = cascade.write(result, args.out, plots=args.plots)
     _say(cascade.summary(result))
     _say(f"cascade: {', '.join(str(path) for path in written)}")
     return EXIT_OK

@@ -86,6 +86,12 @@ def test_files_columns_and_steps(ran):
     assert image.shape[:2] == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))
 
 
+def test_no_plots_writes_the_same_csv_and_no_png(ran, tmp_path):
+    path, out, table = ran
+    assert cascade_csv(path, tmp_path / "bare", "--seed", "3", "--no-plots").equals(table)
+    assert [p.name for p in (tmp_path / "bare").iterdir()] == ["tiny-cascade.csv"]
+
+
 def test_step_zero_is_the_trained_statistic(bert, ran):
     """Oracle: ``permutation_test(...).observed`` on the trained contextual source."""
     _, _, table = ran
