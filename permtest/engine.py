@@ -349,10 +349,7 @@ def permutation_test(
         raise PermtestError(f"{where}statistic '{statistic}' is undefined for these words (observed value "
                             f"{observed}), so no p-value can be computed")
     if plan.exact_labelings is not None:
-        # In slices of the batch size: memory stays bounded however many arrangements.
-        labelings, step = plan.exact_labelings, plan.batch_size
-        null_distribution = np.concatenate([plan.measure(plan.null.fixed(labelings[i:i + step]))
-                                            for i in range(0, len(labelings), step)])
+        null_distribution = _enumerate(plan, progress)
     elif device is not None and plan.measure.device_problem(device) is None:
         from . import gpu
 
@@ -640,6 +637,20 @@ def preprocessed(emb: Embeddings, how: str) -> np.ndarray:
 
 def unit_rows(emb: Embeddings, how: str, matrix: np.ndarray) -> np.ndarray:
     return derived(emb, ("unit rows", how), lambda: knn.unit_rows(matrix))
+
+
+def _enumerate(plan: _Plan, progress) -> np.ndarray:
+    """The statistic under every arrangement, in slices of the batch size: memory
+    stays bounded however many arrangements, and progress counts them."""
+    labelings, step = plan.exact_labelings, plan.batch_size
+    chunks = []
+    for start in range(0, len(labelings), step):
+        if progress:
+            progress(start, len(labelings))
+        chunks.append(plan.measure(plan.null.fixed(labelings[start:start + step])))
+    if progress:
+        progress(len(labelings), len(labelings))
+    return np.concatenate(chunks)
 
 
 def _run(plan: _Plan, n_jobs: int, backend: str, scheduler, progress, blocks=None, done: int = 0) -> np.ndarray:

@@ -8,7 +8,9 @@ import re
 import time
 
 import pytest
+from conftest import random_embeddings
 
+import permtest
 from permtest import _progress, config, runner
 from permtest.runner import _progress_of
 
@@ -97,3 +99,15 @@ def test_the_runner_reports_each_test_up_to_its_total_and_the_same_numbers():
         assert [done for done, _ in counts] == sorted(done for done, _ in counts)
     columns = [c for c in runner.COLUMNS if c != "seconds"]
     assert with_progress.table[columns].equals(without.table[columns])
+
+
+def test_an_exact_enumeration_counts_its_arrangements_as_they_are_computed():
+    # 6 + 6 words under labels: C(12, 6) = 924 arrangements, enumerated in slices of
+    # the batch size; the bar moves with them instead of waiting at 0.
+    emb = random_embeddings(rows=40)
+    groups = {"x": list(emb.vocab[:6]), "y": list(emb.vocab[6:12])}
+    counts = []
+    result = permtest.permutation_test(emb, groups, statistic="separation", null="labels", permutations=5000,
+                                       batch_size=100, progress=lambda done, total: counts.append((done, total)))
+    assert result.exact and result.permutations == 924
+    assert counts == [(done, 924) for done in range(0, 924, 100)] + [(924, 924)]
