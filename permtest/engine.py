@@ -356,7 +356,7 @@ def permutation_test(
         null_distribution = gpu.null_distribution(
             preprocessed(emb, preprocess), plan.groups, plan.measure, null, plan.permutations, plan.seed,
             stream=plan.stream, device=device, batch_size=batch_size,
-            pool=plan.null.pool if plan.null.draws_from_pool else None)
+            pool=plan.null.pool if plan.null.draws_from_pool else None, progress=progress)
         plan.details["device"] = device
     elif bounds is not None:
         null_distribution = _run_until_decided(plan, observed, alternative, bounds, n_jobs, backend, scheduler,

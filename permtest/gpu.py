@@ -442,7 +442,7 @@ def draw_distinct(sampler: Sampler, words, spares, refill):
 
 def null_distribution(matrix, groups: WordGroups, statistic, null: str, permutations: int, seed: int,
                       stream: tuple[int, ...] = (), device: str = "cuda", pool: Pool | None = None,
-                      batch_size: int | None = None) -> np.ndarray:
+                      batch_size: int | None = None, progress=None) -> np.ndarray:
     """Null distribution (float64, length ``permutations``) of one claim on the device.
 
     ``matrix``: the (preprocessed) ``(V, d)`` embedding matrix, numpy or torch;
@@ -481,6 +481,8 @@ def null_distribution(matrix, groups: WordGroups, statistic, null: str, permutat
         The words the ``tokens`` null draws (required for it, ignored otherwise).
     batch_size : int, optional
         Permutations per batch (>= 1); default: sized to the device's free memory.
+    progress : callable, optional
+        ``progress(done, permutations)`` as batches complete (display only).
 
     Returns
     -------
@@ -535,6 +537,8 @@ def null_distribution(matrix, groups: WordGroups, statistic, null: str, permutat
         for a in range(start, stop, step):
             b = min(stop, a + step)
             out[a:b] = claim.run(words[a - start:b - start], spares[a - start:b - start], a, seed, tuple(stream))
+            if progress:
+                progress(b, permutations)
     return out
 
 

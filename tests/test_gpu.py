@@ -410,3 +410,13 @@ def test_a_run_of_m_is_the_first_m_of_a_longer_run(tiny, null):
     long = device_null(tiny, words, null, permutations=2000, seed=5)
     short = device_null(tiny, words, null, permutations=1500, seed=5)
     np.testing.assert_array_equal(short, long[:1500])
+
+
+def test_progress_counts_the_batches_as_they_complete(tiny):
+    groups = resolve(tiny, {"a": list(tiny.vocab[:4]), "b": list(tiny.vocab[4:8])})
+    counts = []
+    null = gpu.null_distribution(tiny.matrix, groups, "separation", "labels", 700, 1, device="cpu", batch_size=256,
+                                 progress=lambda done, total: counts.append((done, total)))
+    assert counts == [(256, 700), (512, 700), (700, 700)]
+    np.testing.assert_array_equal(null, gpu.null_distribution(tiny.matrix, groups, "separation", "labels", 700, 1,
+                                                              device="cpu", batch_size=256))
