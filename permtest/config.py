@@ -830,26 +830,33 @@ def _check_groups(groups: Mapping, problems: _Problems, claim: str) -> dict:
 def _check_expect(expect, nulls: list[str], problems: _Problems, claim: str) -> dict[str, str]:
     if expect is None:
         return {}
+    expectations, found = expectations_of(expect, nulls)
+    for problem in found:
+        problems.add(problem, claim, "expect")
+    return expectations
+
+
+def expectations_of(expect, nulls: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A claim's ``expect`` (one expectation, or a mapping null -> expectation) as
+    null -> expectation for the claim's ``nulls``, and what is wrong with it, each
+    problem worded to follow the word "expect". The one check of ``expect``, for
+    configs and for :func:`permtest.testing.assert_claim`."""
     if isinstance(expect, str):
         if expect not in EXPECTATIONS:
-            problems.add(f"must be {' or '.join(EXPECTATIONS)} (or a mapping null -> that); got {shown(expect)}"
-                         f"{did_you_mean(expect, EXPECTATIONS)}", claim, "expect")
-            return {}
-        return {null: expect for null in nulls}
+            return {}, [f"must be {' or '.join(EXPECTATIONS)} (or a mapping null -> that); got {shown(expect)}"
+                        f"{did_you_mean(expect, EXPECTATIONS)}"]
+        return {null: expect for null in nulls}, []
     if not isinstance(expect, Mapping) or not expect:
-        problems.add(f"must be {' or '.join(EXPECTATIONS)} or a mapping null -> expectation; got {shown(expect)}",
-                     claim, "expect")
-        return {}
-    out = {}
+        return {}, [f"must be {' or '.join(EXPECTATIONS)} or a mapping null -> expectation; got {shown(expect)}"]
+    out, found = {}, []
     for null, value in expect.items():
         if null not in nulls:
-            problems.add(f"names null {shown(null)}, which this claim does not run (nulls: {', '.join(nulls)})",
-                         claim, "expect")
+            found.append(f"names null {shown(null)}, which this claim does not run (nulls: {', '.join(nulls)})")
         elif value not in EXPECTATIONS:
-            problems.add(f"for null '{null}' must be {' or '.join(EXPECTATIONS)}; got {shown(value)}", claim, "expect")
+            found.append(f"for null '{null}' must be {' or '.join(EXPECTATIONS)}; got {shown(value)}")
         else:
             out[null] = value
-    return out
+    return out, found
 
 
 def _resolve_source_paths(source, folder: Path, problems: _Problems):

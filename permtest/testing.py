@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 
 from . import corrections, report
-from ._checks import ALPHA, Choice, require
-from .config import DEFAULTS, EXPECTATIONS
+from ._checks import ALPHA, require
+from .config import DEFAULTS, expectations_of
 from .embeddings import Embeddings
 from .engine import permutation_test, validate_claim
 from .errors import PermtestError, shown
@@ -184,14 +184,8 @@ def _nulls(null, where: str) -> list[str]:
 
 
 def _expectations(expect, nulls: list[str], where: str) -> dict[str, str]:
-    """``expect`` as null -> expectation, as a config's ``expect`` reads."""
-    if isinstance(expect, Mapping) and expect:
-        for each, value in expect.items():
-            if each not in nulls:
-                raise PermtestError(f"{where}expect names null {shown(each)}, which the claim does not run "
-                                    f"(null: {', '.join(nulls)})")
-            require(value, Choice(EXPECTATIONS), f"expect for null '{each}'", where)
-        return dict(expect)
-    expected = " or ".join(EXPECTATIONS)
-    require(expect, Choice(EXPECTATIONS, expected=f"{expected} (or a mapping null -> that)"), "expect", where)
-    return {each: expect for each in nulls}
+    """``expect`` as null -> expectation, checked as a config's ``expect`` is."""
+    expectations, found = expectations_of(expect, nulls)
+    if found:
+        raise PermtestError(f"{where}expect {found[0]}")
+    return expectations

@@ -115,8 +115,9 @@ def test_two_failing_nulls_give_two_blocks_of_two_lines(glove):
 @pytest.mark.parametrize("kwargs, message", [
     ({"expect": "signficant"}, "expect must be significant or not-significant (or a mapping null -> that); "
                                "got 'signficant'; did you mean 'significant' or 'not-significant'?"),
-    ({"expect": {"labels": "significant"}}, "expect names null 'labels', which the claim does not run (null: tokens)"),
-    ({"expect": {"tokens": "yes"}}, "expect for null 'tokens' must be one of significant, not-significant; got 'yes'"),
+    ({"expect": {"labels": "significant"}}, "expect names null 'labels', which this claim does not run (nulls: tokens)"),
+    ({"expect": {"tokens": "yes"}}, "expect for null 'tokens' must be significant or not-significant; got 'yes'"),
+    ({"expect": None}, "expect must be significant or not-significant or a mapping null -> expectation; got None"),
     ({"alpha": 1.5}, "alpha must be a number strictly between 0 and 1; got 1.5"),
     ({"null": []}, "null must be a null's name or a non-empty list of them; got []"),
     ({"null": ["tokens", "tokens"]}, "null names tokens twice"),
