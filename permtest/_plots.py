@@ -251,10 +251,15 @@ def _histogram_axes():
 
 
 def _save(figure, path: Path) -> None:
+    import matplotlib
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     ConstrainedLayoutEngine().execute(figure)
-    figure.savefig(path, format="png")
+    # As a histogram is written (its own canvas, see finish_histogram): a user's
+    # savefig.* settings (dpi, colours, bbox) do not change a report's figures.
+    saving = {key: value for key, value in matplotlib.rcParamsDefault.items() if key.startswith("savefig.")}
+    with matplotlib.rc_context(saving):
+        figure.savefig(path, format="png")
 
 
 def _band(values) -> tuple[float, float, float]:

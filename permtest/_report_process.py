@@ -60,7 +60,9 @@ def reporter(out_dir, plots: bool, worthwhile: bool):
     """The reporter for a ``run``/``gate`` command: a :class:`ReportProcess` when
     ``worthwhile`` (the run is long enough to hide its start) and the machine has a
     core to spare for it; otherwise, or if it cannot start, :class:`InProcess`."""
-    if worthwhile and _cores() > 1:
+    # POSIX only: elsewhere a stopped child could not finish its renames first
+    # (Windows' terminate kills outright), so the one-process promises hold there.
+    if worthwhile and os.name == "posix" and _cores() > 1:
         try:
             return ReportProcess(out_dir, plots)
         except OSError as exc:
@@ -112,17 +114,21 @@ class ReportProcess(InProcess):
 
     def __init__(self, out_dir, plots: bool):
         super().__init__(out_dir, plots)
-        options = {"start_new_session": True} if os.name == "posix" else {
-            "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+        # A session of its own: Ctrl-C at a terminal reaches only this process.
         self._child = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(sys.path)],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                       **options)
-        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write, name="permtest-report-writer", daemon=True)
-        self._reader = threading.Thread(target=self._read, name="permtest-report-reader", daemon=True)
-        self._writer.start()
-        self._reader.start()
+                                       start_new_session=True)
+        try:
+            self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+            self._replies: queue.SimpleQueue = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._write, name="permtest-report-writer", daemon=True)
+            self._reader = threading.Thread(target=self._read, name="permtest-report-reader", daemon=True)
+            self._writer.start()
+            self._reader.start()
+        except BaseException:  # an interruption before the caller holds this object: nothing to stop it later
+            self._child.kill()
+            self._child.wait()
+            raise
         self._failed: str | None = None  # why the child cannot be used, once it cannot
 
     def start(self, config):
@@ -145,9 +151,16 @@ class ReportProcess(InProcess):
                 exc.written = reply[-1]
             raise
         if reply is not None and reply[0] == "done":
-            _, run, caught, _ = reply
-            for message, category in caught:
-                warnings.warn(message, category, stacklevel=2)
+            _, run, caught, written = reply
+            # The child sent the outcomes without the results this process holds.
+            run = replace(run, outcomes=tuple(replace(o, result=permuted.results[(o.claim, o.null, o.layer)])
+                                              for o in run.outcomes))
+            try:
+                for message, category in caught:
+                    warnings.warn(message, category, stacklevel=2)
+            except KeyboardInterrupt as exc:  # the reports are in place already
+                exc.written = written
+                raise
             return run
         if reply is not None and reply[0] == "error":
             raise PermtestError(reply[1])
@@ -241,6 +254,8 @@ class ReportProcess(InProcess):
 def _why(reply, child) -> str:
     if reply is not None and reply[0] == "failed":
         return reply[1].strip().splitlines()[-1]
+    if reply is not None and reply[0] == "interrupted":
+        return "it was stopped by a signal"
     code = child.poll()
     return "it ended without an answer" if code is None else f"it ended with exit status {code}"
 
@@ -269,8 +284,18 @@ def serve() -> None:
     os._exit(0)
 
 
+_stopping = False
+
+
 def _stopped(signum, frame) -> None:
-    raise KeyboardInterrupt  # report writing removes or completes its files on it
+    """SIGTERM in the child: the first raises KeyboardInterrupt (report writing
+    removes or completes its files on it); later ones, from the parent stopping a
+    child that something else signalled too, must not cut that cleanup short."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    raise KeyboardInterrupt
 
 
 class _Child:
@@ -278,6 +303,7 @@ class _Child:
         self.channel = channel
         self.broken: str | None = None  # a failure's traceback, answered at the run's end
         self.config = None
+        self.caught: list = []  # warnings raised while drafting, answered with the run
 
     def serve(self, inbox) -> None:
         import importlib
@@ -299,7 +325,7 @@ class _Child:
         kind = message[0]
         if kind == "start":
             _, self.config, self.out_dir, self.plots = message
-            self.results, self.drafts, self.broken = {}, {}, None
+            self.results, self.drafts, self.broken, self.caught = {}, {}, None, []
         elif kind == "result":
             _, key, result = message
             self.results[key] = result
@@ -307,7 +333,10 @@ class _Child:
                 try:
                     from . import _plots
 
-                    self.drafts[key[:2]] = _plots.draft_histogram(result, self.config.name, key[0], key[1])
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        self.drafts[key[:2]] = _plots.draft_histogram(result, self.config.name, key[0], key[1])
+                    self.caught += caught
                 except Exception:
                     self.broken = traceback.format_exc()
         elif kind == "finish":
@@ -334,7 +363,9 @@ class _Child:
             return ("failed", traceback.format_exc())
         # Written: a SIGTERM now must not cut the answer that says so.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        return ("done", run, [(str(w.message), w.category) for w in caught], written)
+        # The outcomes travel without their results: the parent has them already.
+        bare = replace(run, outcomes=tuple(replace(o, result=None) for o in run.outcomes))
+        return ("done", bare, [(str(w.message), w.category) for w in [*self.caught, *caught]], written)
 
     def _answer(self, reply) -> None:
         try:

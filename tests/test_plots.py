@@ -138,6 +138,18 @@ def test_a_title_wider_than_the_axes_is_drawn_again_in_one_go(outcomes, tmp_path
     assert drafted == []  # a title that fits is drawn on the draft
 
 
+def test_a_users_savefig_settings_change_no_report_figure(outcomes, tmp_path):
+    sweep = _sweep(outcomes[0], 5, 0.0)
+    plots.null_histogram(outcomes[0], "cfg", tmp_path / "histogram.png")
+    plots.layer_profile(sweep, "cfg", tmp_path / "layers.png")
+    with matplotlib.rc_context({"savefig.dpi": 80, "savefig.facecolor": "yellow", "savefig.bbox": "tight"}):
+        plots.null_histogram(outcomes[0], "cfg", tmp_path / "histogram-rc.png")
+        plots.layer_profile(sweep, "cfg", tmp_path / "layers-rc.png")
+    for name in ("histogram", "layers"):
+        np.testing.assert_array_equal(_pixels(tmp_path / f"{name}-rc.png"), _pixels(tmp_path / f"{name}.png"))
+        assert _pixels(tmp_path / f"{name}.png").shape == (432, 768, 4)  # FIGSIZE at DPI
+
+
 def _sweep(outcome: Outcome, layers: int, shift: float) -> list[Outcome]:
     result = outcome.result
     return [dataclasses.replace(outcome, layer=i, significant=bool(i % 3), result=dataclasses.replace(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -137,11 +138,15 @@ def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkey
     assert [p.name for p in written] == ["small.csv", "small.json", "small.md", "small.html"]
     assert not [p for p in (tmp_path / "r").iterdir() if TEMP.match(p.name)]
 
+    assert {o.result for o in run.outcomes} == {None}  # the parent has the results: not sent back
+
     parent = object.__new__(_report_process.ReportProcess)
     parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
     parent._reply = lambda: (kind, run, caught, written)
     with pytest.warns(PermtestWarning, match="a warning while concluding"):
-        assert parent.finish(permuted) is run
+        finished = parent.finish(permuted)
+    assert [o.result for o in finished.outcomes] == list(permuted.results.values())
+    assert finished.table.equals(real(permuted).table.assign(seconds=finished.table.seconds))
 
 
 def test_a_child_that_took_the_sigterm_without_stopping_ends_with_its_input(tmp_path, monkeypatch):
@@ -158,3 +163,77 @@ def test_a_child_that_took_the_sigterm_without_stopping_ends_with_its_input(tmp_
     started = time.monotonic()
     assert reports._stop() is None
     assert time.monotonic() - started < 10 and reports._child.returncode == 0
+
+
+def test_only_the_first_sigterm_stops_the_child(monkeypatch):
+    # A child signalled from outside and then by its parent must not have its
+    # cleanup (removing temporary files, answering) cut short by the second one.
+    monkeypatch.setattr(_report_process, "_stopping", False)
+    with pytest.raises(KeyboardInterrupt):
+        _report_process._stopped(signal.SIGTERM, None)
+    assert _report_process._stopped(signal.SIGTERM, None) is None
+
+
+def test_an_interruption_while_warning_still_counts_the_reports_written(tmp_path, monkeypatch):
+    config = load(small_config(tmp_path))
+    permuted = runner.permute(config)
+    parent = object.__new__(_report_process.ReportProcess)
+    parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
+    bare = replace(runner.conclude(permuted), outcomes=())
+    parent._reply = lambda: ("done", bare, [("careful", PermtestWarning)], ["r/small.csv"])
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report_process.warnings, "warn", interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        parent.finish(permuted)
+    assert caught.value.written == ["r/small.csv"]
+
+
+def test_warnings_raised_while_drafting_travel_with_the_answer(tmp_path, monkeypatch):
+    from permtest import _plots
+
+    real = _plots.draft_histogram
+
+    def draft(*args, **kwargs):
+        warnings.warn("Glyph 26085 missing from font(s) DejaVu Sans.", UserWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_plots, "draft_histogram", draft)
+    config = load(small_config(tmp_path))
+    permuted = runner.permute(config)
+    child = _report_process._Child(io.BytesIO())
+    child._handle(("start", config, str(tmp_path / "r"), True))
+    for key, result in permuted.results.items():
+        child._handle(("result", key, result))
+    child._handle(("finish", replace(permuted, results={})))
+    kind, _, caught, _ = pickle.loads(child.channel.getvalue())
+    assert kind == "done" and caught == [("Glyph 26085 missing from font(s) DejaVu Sans.", UserWarning)] * 2
+
+
+def test_the_fallback_says_why(monkeypatch):
+    assert _report_process._why(("interrupted", None), None) == "it was stopped by a signal"
+    assert _report_process._why(("failed", "Traceback ...\nValueError: bad\n"), None) == "ValueError: bad"
+
+
+def test_no_report_process_off_posix(tmp_path, monkeypatch):
+    # Windows' terminate() kills outright: a stopped child could not finish its renames.
+    with monkeypatch.context() as patch:
+        patch.setattr(_report_process.os, "name", "nt")
+        chosen = _report_process.reporter(tmp_path, True, worthwhile=True)
+    assert type(chosen) is _report_process.InProcess
+
+
+def test_an_interruption_while_the_report_process_starts_stops_it(tmp_path, monkeypatch):
+    started = []
+    real = _report_process.subprocess.Popen
+    monkeypatch.setattr(_report_process.subprocess, "Popen", lambda *a, **k: started.append(real(*a, **k)) or started[-1])
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report_process.threading.Thread, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _report_process.ReportProcess(tmp_path, plots=False)
+    assert started and started[0].poll() is not None  # killed and waited for, not left to run
