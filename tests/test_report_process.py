@@ -117,6 +117,17 @@ def test_an_error_found_while_writing_is_worded_as_in_one_process(tmp_path, caps
     assert [p.name for p in out.iterdir()] == ["small.md"]  # nothing written, no temporary file left
 
 
+def _child_answer(config, permuted, out, plots: bool):
+    """What the report process answers for ``permuted``, its messages handled here
+    (in this process, so that a test can replace what it calls)."""
+    child = _report_process._Child(io.BytesIO())
+    child._handle(("start", config, str(out), plots))
+    for key, result in permuted.results.items():
+        child._handle(("result", key, result))
+    child._handle(("finish", replace(permuted, results={})))
+    return pickle.loads(child.channel.getvalue())
+
+
 def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkeypatch):
     # The child records them with the run it answers; the parent warns them again.
     config = load(small_config(tmp_path))
@@ -128,12 +139,7 @@ def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkey
         return real(permuted)
 
     monkeypatch.setattr(runner, "conclude", conclude)
-    child = _report_process._Child(io.BytesIO())
-    child._handle(("start", config, str(tmp_path / "r"), False))
-    for key, result in permuted.results.items():
-        child._handle(("result", key, result))
-    child._handle(("finish", replace(permuted, results={})))
-    kind, run, caught, written = pickle.loads(child.channel.getvalue())
+    kind, run, caught, written = _child_answer(config, permuted, tmp_path / "r", plots=False)
     assert kind == "done" and caught == [("a warning while concluding", PermtestWarning)]
     assert [p.name for p in written] == ["small.csv", "small.json", "small.md", "small.html"]
     assert not [p for p in (tmp_path / "r").iterdir() if TEMP.match(p.name)]
@@ -203,12 +209,7 @@ def test_warnings_raised_while_drafting_travel_with_the_answer(tmp_path, monkeyp
     monkeypatch.setattr(_plots, "draft_histogram", draft)
     config = load(small_config(tmp_path))
     permuted = runner.permute(config)
-    child = _report_process._Child(io.BytesIO())
-    child._handle(("start", config, str(tmp_path / "r"), True))
-    for key, result in permuted.results.items():
-        child._handle(("result", key, result))
-    child._handle(("finish", replace(permuted, results={})))
-    kind, _, caught, _ = pickle.loads(child.channel.getvalue())
+    kind, _, caught, _ = _child_answer(config, permuted, tmp_path / "r", plots=True)
     assert kind == "done" and caught == [("Glyph 26085 missing from font(s) DejaVu Sans.", UserWarning)] * 2
 
 
