@@ -97,8 +97,6 @@ class Draft:
 
     Attributes
     ----------
-    result : permtest.PermutationResult
-        The test drawn (to draw it again in one go when the title does not fit).
     pixels : bytes
         The figure's RGBA pixels, zlib-compressed: mostly white, a figure shrinks
         about thirtyfold, so a run's drafts stay small.
@@ -118,7 +116,6 @@ class Draft:
         The title's colour.
     """
 
-    result: object
     pixels: bytes
     shape: tuple
     title: str
@@ -153,7 +150,7 @@ def draft_histogram(result, config_name: str, claim: str, null: str, final=None)
     title.set_color(color)
     renderer = figure.canvas.get_renderer()
     pixels = np.asarray(figure.canvas.buffer_rgba())
-    return Draft(result, zlib.compress(pixels.tobytes(), 1), pixels.shape, text,
+    return Draft(zlib.compress(pixels.tobytes(), 1), pixels.shape, text,
                  tuple(float(v) for v in title.get_transform().transform(title.get_position())),
                  float(title.get_window_extent(renderer).height), float(axes.get_window_extent(renderer).width),
                  title.get_fontproperties().copy(), color)
