@@ -42,6 +42,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+from ._parallel import effective_jobs
 from .errors import PermtestError, warn
 
 __all__ = ["InProcess", "ReportProcess", "reporter", "serve"]
@@ -62,19 +63,12 @@ def reporter(out_dir, plots: bool, worthwhile: bool):
     core to spare for it; otherwise, or if it cannot start, :class:`InProcess`."""
     # POSIX only: elsewhere a stopped child could not finish its renames first
     # (Windows' terminate kills outright), so the one-process promises hold there.
-    if worthwhile and os.name == "posix" and _cores() > 1:
+    if worthwhile and os.name == "posix" and effective_jobs(-1) > 1:  # every core: more than one
         try:
             return ReportProcess(out_dir, plots)
         except OSError as exc:
             warn(f"the report process did not start ({exc}); the reports are written by the main process")
     return InProcess(out_dir, plots)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
 
 
 class InProcess:

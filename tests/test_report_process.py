@@ -21,11 +21,12 @@ import pytest
 from conftest import TEMP, report_set, small_config
 
 from permtest import _report_process, cli, runner
+from permtest._parallel import effective_jobs
 from permtest.cli import main
 from permtest.config import load
 from permtest.errors import PermtestWarning
 
-pytestmark = pytest.mark.skipif(_report_process._cores() < 2, reason="the report process needs two cores")
+pytestmark = pytest.mark.skipif(effective_jobs(-1) < 2, reason="the report process needs two cores")
 
 
 @pytest.fixture
