@@ -129,6 +129,14 @@ def _child_answer(config, permuted, out, plots: bool):
     return pickle.loads(child.channel.getvalue())
 
 
+def _parent_answered(reply) -> _report_process.ReportProcess:
+    """A report process's parent side whose child answered ``reply`` (no child runs)."""
+    parent = object.__new__(_report_process.ReportProcess)
+    parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
+    parent._reply = lambda: reply
+    return parent
+
+
 def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkeypatch):
     # The child records them with the run it answers; the parent warns them again.
     config = load(small_config(tmp_path))
@@ -147,9 +155,7 @@ def test_warnings_raised_while_reporting_reach_the_main_process(tmp_path, monkey
 
     assert {o.result for o in run.outcomes} == {None}  # the parent has the results: not sent back
 
-    parent = object.__new__(_report_process.ReportProcess)
-    parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
-    parent._reply = lambda: (kind, run, caught, written)
+    parent = _parent_answered((kind, run, caught, written))
     with pytest.warns(PermtestWarning, match="a warning while concluding"):
         finished = parent.finish(permuted)
     assert [o.result for o in finished.outcomes] == list(permuted.results.values())
@@ -184,10 +190,8 @@ def test_only_the_first_sigterm_stops_the_child(monkeypatch):
 def test_an_interruption_while_warning_still_counts_the_reports_written(tmp_path, monkeypatch):
     config = load(small_config(tmp_path))
     permuted = runner.permute(config)
-    parent = object.__new__(_report_process.ReportProcess)
-    parent._failed, parent._outbox = None, _report_process.queue.SimpleQueue()
     bare = replace(runner.conclude(permuted), outcomes=())
-    parent._reply = lambda: ("done", bare, [("careful", PermtestWarning)], ["r/small.csv"])
+    parent = _parent_answered(("done", bare, [("careful", PermtestWarning)], ["r/small.csv"]))
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
